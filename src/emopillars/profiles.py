@@ -1,0 +1,43 @@
+"""Compose ``params.yaml`` for a profile, exactly as ``dvc exp run -S profile=NAME`` does.
+
+DVC's Hydra integration composes ``conf/config.yaml`` with ``conf/profile/NAME.yaml``
+before an experiment runs; this entry point runs the same composition without
+running the pipeline, so ``dvc repro`` can then be used directly:
+
+    python -m emopillars.profiles smoke      # writes params.yaml
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+PROFILES = ("smoke", "default", "paper")
+
+
+def compose(profile: str, output: str | Path = "params.yaml", config_dir: str | Path = "conf") -> Path:
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; expected one of {', '.join(PROFILES)}")
+    from dvc.utils.hydra import compose_and_dump
+
+    from emopillars.config import load_params
+
+    output = Path(output)
+    compose_and_dump(output, str(Path(config_dir).resolve()), None, "config", str(Path(config_dir).resolve()), [f"profile={profile}"])
+    load_params(output)  # a composed file that does not validate is a bug in conf/
+    return output
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("profile", choices=PROFILES)
+    p.add_argument("--output", default="params.yaml")
+    p.add_argument("--config-dir", default="conf")
+    args = p.parse_args(argv)
+    out = compose(args.profile, args.output, args.config_dir)
+    print(f"wrote {out} for profile {args.profile}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
