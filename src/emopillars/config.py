@@ -35,6 +35,9 @@ class DataParams(Section):
     iemocap_dir: Optional[str] = None
     emocontext_dir: Optional[str] = None
     wikiplots_dir: Optional[str] = None
+    # Seed of the splits the project makes itself: ISEAR's stratified 80/10/10
+    # split and IEMOCAP's dev dialogues (neither dataset ships a dev split).
+    split_seed: int = 13
 
 
 class ModelSpec(Section):
