@@ -210,6 +210,13 @@ def materialize(datasets: list[str], out_dir: str | os.PathLike, mirror: Optiona
                                "to download from the public sources.")
     checksums_dir = Path(checksums_dir)
     plan = {ds: read_checksums(checksums_dir / f"{ds}.sha256") for ds in datasets}
+    if mirror is None:
+        # Say what cannot be downloaded before fetching anything.
+        for ds, sums in plan.items():
+            for name in sorted(sums):
+                source = sources.get(ds, {}).get(name)
+                if source is None or not (source.urls or source.build):
+                    _from_source(ds, name, sums[name], Path(os.devnull), source, timeout)
     try:
         from tqdm import tqdm
     except ImportError:  # pragma: no cover

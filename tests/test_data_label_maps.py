@@ -1,0 +1,93 @@
+"""Benchmark label maps: total, inside the 28 classes, and reversible."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from emopillars.data.label_maps import (
+    BENCHMARK_LABELS,
+    TO_TAXONOMY,
+    primary_class,
+    project_label,
+    project_scores,
+    projection_sets,
+    to_taxonomy,
+)
+from emopillars.data.readers import BENCHMARK_READERS, IEMOCAP_PROTOCOLS
+from emopillars.taxonomy import EMOTION_INDEX, EMOTIONS, EMOTION_TO_EKMAN
+
+BENCHMARKS = sorted(BENCHMARK_LABELS)
+
+
+def test_every_reader_has_a_label_set_and_a_mapping():
+    assert set(BENCHMARK_READERS) == set(BENCHMARK_LABELS) == set(TO_TAXONOMY)
+    # the raw IEMOCAP labels each protocol keeps are exactly that protocol's label set
+    assert set(IEMOCAP_PROTOCOLS[4].values()) == set(BENCHMARK_LABELS["iemocap"])
+    assert set(IEMOCAP_PROTOCOLS[6].values()) == set(BENCHMARK_LABELS["iemocap6"])
+
+
+@pytest.mark.parametrize("benchmark", BENCHMARKS)
+def test_mapping_is_total_and_lands_in_the_taxonomy(benchmark):
+    mapping = TO_TAXONOMY[benchmark]
+    assert set(mapping) == set(BENCHMARK_LABELS[benchmark])
+    for label, classes in mapping.items():
+        assert classes, f"{benchmark}:{label} maps to nothing"
+        assert all(c in EMOTION_INDEX for c in classes), f"{benchmark}:{label} -> {classes}"
+
+
+@pytest.mark.parametrize("benchmark", BENCHMARKS)
+def test_mapped_sets_are_disjoint_so_projection_round_trips(benchmark):
+    seen = {}
+    for label, classes in TO_TAXONOMY[benchmark].items():
+        for c in classes:
+            assert c not in seen, f"{benchmark}: {c} mapped from both {seen[c]} and {label}"
+            seen[c] = label
+    # every mapped class, as a one-hot 28-way score, reads back as its own benchmark label
+    for c, label in seen.items():
+        onehot = np.zeros(len(EMOTIONS))
+        onehot[EMOTION_INDEX[c]] = 1.0
+        assert project_label(onehot, benchmark) == label
+    # and a label's primary class goes forward and back to the label
+    for label in BENCHMARK_LABELS[benchmark]:
+        assert to_taxonomy(benchmark, [label]) == [primary_class(benchmark, label)]
+
+
+def test_documented_choices():
+    assert primary_class("isear", "shame") == "embarrassment"
+    assert primary_class("isear", "guilt") == "remorse"
+    assert primary_class("iemocap6", "fru") == "annoyance"
+    assert primary_class("iemocap6", "exc") == "excitement"
+    assert primary_class("emocontext", "others") == "neutral"
+    assert primary_class("meld", "surprise") == "surprise"
+    assert to_taxonomy("iemocap", ["hap"], primary_only=False) == ["amusement", "excitement", "joy"]
+
+
+def test_project_scores_is_max_over_mapped_classes():
+    rng = np.random.default_rng(0)
+    scores = rng.random((5, 28))
+    projected = project_scores(scores, "meld")
+    assert projected.shape == (5, 7)
+    joy = BENCHMARK_LABELS["meld"].index("joy")
+    cols = [EMOTION_INDEX[c] for c in ("joy", "amusement", "excitement")]
+    np.testing.assert_allclose(projected[:, joy], scores[:, cols].max(axis=1))
+    with pytest.raises(ValueError, match="last axis of 28"):
+        project_scores(np.zeros((2, 7)), "meld")
+
+
+def test_ekman_projection_only_where_labels_stay_distinct():
+    sets = projection_sets("meld", "ekman")
+    assert set(sets["joy"]) == {e for e in EMOTIONS if EMOTION_TO_EKMAN[e] == "joy"}
+    onehot = np.zeros(28)
+    onehot[EMOTION_INDEX["gratitude"]] = 1  # not mapped by 'max', but in Ekman joy
+    assert project_label(onehot, "emocontext", method="ekman") == "happy"
+    for benchmark in ("isear", "iemocap6"):
+        with pytest.raises(ValueError, match="Ekman group"):
+            projection_sets(benchmark, "ekman")
+
+
+def test_unknown_labels_and_benchmarks_are_named():
+    with pytest.raises(KeyError, match="isear: unknown label 'boredom'"):
+        to_taxonomy("isear", ["boredom"])
+    with pytest.raises(KeyError, match="unknown benchmark 'semeval'"):
+        project_scores(np.zeros(28), "semeval")

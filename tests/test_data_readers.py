@@ -1,0 +1,250 @@
+"""Readers on the real mirror files (counts from each PROVENANCE.md) and on the fixtures."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from emopillars.config import DataParams
+from emopillars.data.label_maps import BENCHMARK_LABELS
+from emopillars.data.readers import (
+    DatasetNotSupplied,
+    MalformedRow,
+    load_benchmark,
+    read_benchmark,
+    read_fairytaleqa,
+    read_isear,
+    read_wikiplots,
+    read_wikiplots_with_counts,
+)
+from emopillars.taxonomy import EMOTIONS
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+# --------------------------------------------------------------------------- real files
+@pytest.fixture(scope="module")
+def goemotions(mirror_dir):
+    return read_benchmark("goemotions", mirror_dir / "goemotions")
+
+
+@pytest.fixture(scope="module")
+def meld(mirror_dir):
+    return read_benchmark("meld", mirror_dir / "meld")
+
+
+def test_goemotions_counts_match_provenance(goemotions):
+    assert goemotions.counts() == {"train": 43_410, "dev": 5_426, "test": 5_427}
+    multi = {s: sum(len(r.labels) > 1 for r in recs) for s, recs in goemotions.items()}
+    assert multi == {"train": 7_102, "dev": 878, "test": 837}
+    assert {lab for recs in goemotions.values() for r in recs for lab in r.labels} == set(EMOTIONS)
+    assert all(len({r.id for r in recs}) == len(recs) for recs in goemotions.values())
+
+
+def test_goemotions_quoted_text_is_unquoted(goemotions):
+    # Rows wrapped in CSV quotes come back without the quotes and with inner "" undoubled.
+    texts = [r.text for r in goemotions["train"]]
+    assert not any(t.startswith('"') and t.endswith('"') and '""' in t for t in texts)
+    assert any('"' in t for t in texts)
+
+
+def test_isear_raw_counts_match_provenance(mirror_dir):
+    raw = read_isear(mirror_dir / "isear", drop_non_answers=False)
+    rows = [r for recs in raw.values() for r in recs]
+    assert len(rows) == 7_666 and len({r.id for r in rows}) == 7_666
+    assert Counter(r.labels[0] for r in rows) == {
+        "joy": 1_094, "fear": 1_095, "anger": 1_096, "sadness": 1_096, "disgust": 1_096, "shame": 1_096, "guilt": 1_093}
+    # cleaning: no soft line-break marker, no escaped quotes, no pipes left in any text
+    assert not any("á" in r.text or '\\"' in r.text or "|" in r.text for r in rows)
+
+
+def test_isear_drops_non_answers_and_splits_stratified(mirror_dir):
+    isear = read_isear(mirror_dir / "isear")
+    assert isear.skipped == {"no_response": 92, "no_situation": 57, "cross_reference": 9}
+    kept = [r for recs in isear.values() for r in recs]
+    assert len(kept) == 7_666 - 158
+    assert not any("no response" in r.text.lower() for r in kept)
+    assert isear.counts() == {"train": 6_008, "dev": 750, "test": 750}
+    # stratified: every emotion has ~10% of its rows in dev and in test
+    per_label = Counter(r.labels[0] for r in kept)
+    for split in ("dev", "test"):
+        c = Counter(r.labels[0] for r in isear[split])
+        assert all(abs(c[lab] - per_label[lab] / 10) <= 1 for lab in per_label)
+    # the split is a function of the seed
+    again = read_isear(mirror_dir / "isear")
+    assert [r.id for r in again["test"]] == [r.id for r in isear["test"]]
+    other = read_isear(mirror_dir / "isear", seed=14)
+    assert [r.id for r in other["test"]] != [r.id for r in isear["test"]]
+
+
+def test_meld_counts_and_context(meld):
+    assert meld.counts() == {"train": 9_989, "dev": 1_109, "test": 2_610}
+    assert meld.label_counts()["train"] == {
+        "neutral": 4_710, "joy": 1_743, "surprise": 1_205, "anger": 1_109, "sadness": 683, "disgust": 271, "fear": 268}
+    assert meld.label_counts()["dev"]["fear"] == 40 and meld.label_counts()["test"]["disgust"] == 68
+    assert len({r.meta["dialogue_id"] for r in meld["train"]}) == 1_038
+    first, fourth = meld["train"][0], meld["train"][3]
+    assert first.context is None and first.speaker == "Chandler"
+    # context: the earlier utterances of the same dialogue, one "Speaker: text" line each
+    assert fourth.context.splitlines() == [f"{r.speaker}: {r.text}" for r in meld["train"][:3]]
+    assert all(r.meta["dialogue_id"] == 0 for r in meld["train"][:4])
+
+
+def test_meld_context_window(mirror_dir):
+    meld = read_benchmark("meld", mirror_dir / "meld", context_turns=1)
+    assert meld["train"][3].context == f"{meld['train'][2].speaker}: {meld['train'][2].text}"
+
+
+def test_fairytaleqa_counts(mirror_dir):
+    stories = read_fairytaleqa(mirror_dir / "fairytaleqa_stories")
+    assert len(stories) == 278
+    assert sum(len(s.meta["sections"]) for s in stories) == 4_095
+    assert Counter(s.split for s in stories) == {"train": 232, "dev": 23, "test": 23}
+    assert sum(len(s.text.split()) for s in stories) == 601_118
+
+
+# --------------------------------------------------------------------------- fixtures: IEMOCAP, EmoContext, WikiPlots
+def test_iemocap_protocols_and_split():
+    four = read_benchmark("iemocap", FIXTURES / "iemocap")
+    six = read_benchmark("iemocap6", FIXTURES / "iemocap")
+    # session 5 is the test set, dev is whole dialogues of sessions 1-4
+    assert {r.meta["session"] for r in four["test"]} == {5}
+    assert all(r.meta["session"] < 5 for s in ("train", "dev") for r in four[s])
+    dev_dialogs = {r.meta["dialog"] for r in six["dev"]}
+    assert dev_dialogs and not dev_dialogs & {r.meta["dialog"] for r in six["train"]}
+    # 4-class: exc folds into hap; fru, sur, xxx and unlabelled turns are excluded and counted
+    labels4 = {lab for recs in four.values() for r in recs for lab in r.labels}
+    assert labels4 <= set(BENCHMARK_LABELS["iemocap"]) and "hap" in labels4
+    assert all(r.labels == ["hap"] for recs in four.values() for r in recs if r.meta["raw_label"] == "exc")
+    assert four.excluded == {"label_fru": 2, "label_xxx": 1, "label_sur": 1, "turn_without_label": 1}
+    assert sum(four.counts().values()) == 16 and sum(six.counts().values()) == 18
+    assert {lab for recs in six.values() for r in recs for lab in r.labels} == set(BENCHMARK_LABELS["iemocap6"])
+    assert four.skipped == {"untimed_transcript_line": 1}
+
+
+def test_iemocap_context_includes_excluded_and_unlabelled_turns():
+    six = read_benchmark("iemocap6", FIXTURES / "iemocap")
+    recs = {r.id: r for split in six.values() for r in split}
+    assert "Ses01F_impro01_M001" not in recs  # labelled xxx: no record ...
+    last = recs["Ses01F_impro01_F002"]
+    assert last.speaker == "F"
+    # ... but it, and the never-labelled MXX0 turn, are context of the turn after them
+    assert last.context.splitlines() == [
+        "F: Hi, is this the line for the new passports?",
+        "M: I have been standing here for two hours and nobody tells me anything.",
+        "F: Oh, they just opened a second window, look!",
+        "M: [LAUGHTER] Finally.",
+        "M: Well, I guess we wait some more.",
+    ]
+    limited = read_benchmark("iemocap6", FIXTURES / "iemocap", context_turns=2)
+    assert {r.id: r for s in limited.values() for r in s}["Ses01F_impro01_F002"].context.count("\n") == 1
+
+
+def test_emocontext_fixture():
+    ec = read_benchmark("emocontext", FIXTURES / "emocontext")
+    assert ec.counts() == {"train": 6, "dev": 2, "test": 3}
+    r = ec["train"][3]
+    assert r.text == 'ok "internet" is a funny place'  # bare quotes kept
+    assert r.context == "A: where are you from\nB: I am from the internet"
+    assert r.labels == ["others"]
+
+
+def test_wikiplots_fixture():
+    plots, counts = read_wikiplots_with_counts(FIXTURES / "wikiplots")
+    assert [p.title for p in plots] == ["The Keeper of Gull Rock", "Rising Dough", "The Quiet Ear"]
+    assert counts == {"empty_plot": 1}
+    assert plots[0].text.startswith("A lighthouse keeper") and len(plots[0].meta["sections"]) == 3
+    assert plots[2].id == "wikiplots-000003"  # ids keep the position in the download
+
+
+# --------------------------------------------------------------------------- malformed rows and missing datasets
+def _copy(src: Path, tmp_path: Path) -> Path:
+    dst = tmp_path / src.name
+    shutil.copytree(src, dst)
+    return dst
+
+
+def test_malformed_emocontext_row_names_file_and_line(tmp_path):
+    root = _copy(FIXTURES / "emocontext", tmp_path)
+    path = root / "dev.txt"
+    path.write_text(path.read_text() + "12\tonly\tthree fields\n")
+    with pytest.raises(MalformedRow, match=r"dev\.txt:4: expected 5 tab-separated fields"):
+        read_benchmark("emocontext", root)
+
+
+def test_unknown_emocontext_label(tmp_path):
+    root = _copy(FIXTURES / "emocontext", tmp_path)
+    path = root / "test.txt"
+    path.write_text(path.read_text().replace("\tangry\n", "\tfurious\n"))
+    with pytest.raises(MalformedRow, match=r"test\.txt:4: expected label to be one of happy, sad, angry, others"):
+        read_benchmark("emocontext", root)
+
+
+def test_malformed_iemocap_line(tmp_path):
+    root = _copy(FIXTURES / "iemocap", tmp_path)
+    path = root / "Session3/dialog/transcriptions/Ses03M_impro03.txt"
+    lines = path.read_text().splitlines()
+    lines.insert(1, "Ses03M_impro03_F009 missing the time: hello")
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(MalformedRow, match=r"Ses03M_impro03\.txt:2: expected a turn line"):
+        read_benchmark("iemocap", root)
+
+
+def test_malformed_wikiplots(tmp_path):
+    root = _copy(FIXTURES / "wikiplots", tmp_path)
+    (root / "plots").write_text((root / "plots").read_text() + "A plot with no end marker.\n")
+    with pytest.raises(MalformedRow, match=r"plots:12: expected every plot to end with a line '<EOS>'"):
+        read_wikiplots(root)
+
+
+def test_malformed_meld_row(mirror_dir, tmp_path):
+    root = tmp_path / "meld"
+    root.mkdir()
+    for name in ("train_sent_emo.csv", "dev_sent_emo.csv", "test_sent_emo.csv"):
+        shutil.copy(mirror_dir / "meld" / name, root / name)
+    with open(root / "dev_sent_emo.csv", encoding="utf-8", newline="") as f:
+        rows = list(csv.reader(f))
+    rows[5][3] = "calm"  # Emotion of the data row on line 6
+    with open(root / "dev_sent_emo.csv", "w", encoding="utf-8", newline="") as f:
+        csv.writer(f, lineterminator="\r\n").writerows(rows)
+    with pytest.raises(MalformedRow, match=r"dev_sent_emo\.csv:6: expected Emotion to be one of anger"):
+        read_benchmark("meld", root)
+
+
+def test_malformed_goemotions_and_isear_rows(mirror_dir, tmp_path):
+    go = tmp_path / "goemotions"
+    go.mkdir()
+    for name in ("train.tsv", "dev.tsv", "test.tsv"):
+        shutil.copy(mirror_dir / "goemotions" / name, go / name)
+    with open(go / "dev.tsv", "a", encoding="utf-8") as f:
+        f.write("a comment\t3,31\tabc123\n")
+    with pytest.raises(MalformedRow, match=r"dev\.tsv:5427: expected comma-separated label ids in 0-27"):
+        read_benchmark("goemotions", go)
+
+    isear = tmp_path / "isear"
+    isear.mkdir()
+    lines = (mirror_dir / "isear" / "isear.csv").read_text(encoding="utf-8").split("\n")
+    lines[10] = lines[10].replace("|anger|", "|joy|", 1)  # EMOT code 3 with name joy
+    (isear / "isear.csv").write_text("\n".join(lines), encoding="utf-8")
+    with pytest.raises(MalformedRow, match=r"isear\.csv:11: expected EMOT 1-7 agreeing with the emotion name"):
+        read_isear(isear)
+
+
+@pytest.mark.parametrize("name,key", [("iemocap", "iemocap_dir"), ("emocontext", "emocontext_dir")])
+def test_user_supplied_benchmark_not_configured(name, key):
+    with pytest.raises(DatasetNotSupplied, match=rf"set data\.{key}"):
+        load_benchmark(name, DataParams())
+    with pytest.raises(DatasetNotSupplied, match=rf"/nowhere/{name}: folder not found.*data\.{key}"):
+        read_benchmark(name, f"/nowhere/{name}")
+
+
+def test_load_benchmark_uses_params(tmp_path):
+    params = DataParams(emocontext_dir=str(FIXTURES / "emocontext"), iemocap_dir=str(FIXTURES / "iemocap"))
+    assert load_benchmark("emocontext", params).counts()["test"] == 3
+    assert load_benchmark("iemocap", params).counts() == read_benchmark("iemocap", FIXTURES / "iemocap").counts()
+    with pytest.raises(DatasetNotSupplied, match="run the data stage"):
+        load_benchmark("meld", DataParams(out_dir=str(tmp_path / "raw")))
