@@ -41,8 +41,16 @@ class DataParams(Section):
 
 
 class ModelSpec(Section):
+    """Where one model comes from (see emopillars.models).
+
+    ``pypi``: ``package`` (import name) pinned at ``package_version``, ``package_file`` is the
+    GGUF file or model folder inside it. ``hf``: ``hf_id`` at ``revision`` (a 40-hex commit).
+    ``hf_id`` is also recorded for ``pypi`` models as the upstream model they were made from.
+    """
+
     source: Literal["pypi", "hf"]
     package: Optional[str] = None
+    package_version: Optional[str] = None
     package_file: Optional[str] = None
     hf_id: Optional[str] = None
     revision: Optional[str] = None
