@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import shutil
 from collections import Counter
 from pathlib import Path
@@ -248,3 +249,13 @@ def test_load_benchmark_uses_params(tmp_path):
     assert load_benchmark("iemocap", params).counts() == read_benchmark("iemocap", FIXTURES / "iemocap").counts()
     with pytest.raises(DatasetNotSupplied, match="run the data stage"):
         load_benchmark("meld", DataParams(out_dir=str(tmp_path / "raw")))
+
+
+def test_cli_datasets_summarises_a_user_copy(capsys):
+    from emopillars.cli import main
+
+    assert main(["datasets", "emocontext", str(FIXTURES / "emocontext"), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["splits"] == {"train": 6, "dev": 2, "test": 3} and out["labels"]["test"]["happy"] == 1
+    assert main(["datasets", "iemocap", "/nowhere/IEMOCAP"]) == 2
+    assert "set data.iemocap_dir" in capsys.readouterr().err
