@@ -33,9 +33,10 @@ Choices that are not obvious (the rest are the same word on both sides):
   its only self-conscious emotion about being seen failing a norm.
 * ISEAR ``guilt`` -> ``remorse``: remorse is regret for a wrong one has done,
   which is what ISEAR's guilt situations describe.
-* ISEAR/MELD/IEMOCAP/EmoContext ``fear`` also takes ``nervousness``, ``anger``
-  also takes ``annoyance`` (milder intensity of the same emotion), ``sadness``
-  also takes ``grief``.
+* ``fear`` also takes ``nervousness`` and ``anger``/``angry``/``ang`` also takes
+  ``annoyance`` (the milder intensity of the same emotion), except in IEMOCAP
+  6-class where annoyance belongs to ``fru``; ``sadness``/``sad`` also takes
+  ``grief``, and EmoContext ``sad`` also ``disappointment``.
 * MELD ``joy`` also takes ``amusement`` and ``excitement`` (sitcom dialogue: most
   joy turns are laughing or excited).
 * IEMOCAP ``exc`` (excited) -> ``excitement``; 4-class ``hap`` (= hap + exc, the

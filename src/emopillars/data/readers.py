@@ -293,8 +293,10 @@ def read_isear(root: str | os.PathLike, seed: int = 13, dev_share: float = 0.1, 
     Non-answers ("[ No response.]", "NO RESPONSE.", "Doesn't apply.", "[ Never
     experienced.]", "The same as in shame.") describe no situation, so a
     classifier cannot learn or be scored on them: they are dropped before the
-    split and counted in ``skipped`` by reason (see ``ISEAR_NON_ANSWERS``; 7,666
-    rows in the file, 7,503 kept). ``drop_non_answers=False`` keeps them.
+    split and counted in ``skipped`` by reason (see ``ISEAR_NON_ANSWERS``). Of
+    the 7,666 rows, 92 are no_response, 57 no_situation and 9 cross_reference;
+    7,508 are kept (train 6,008 / dev 750 / test 750 with seed 13).
+    ``drop_non_answers=False`` keeps them all.
     """
     path = _require_file(Path(root) / "isear.csv", "ISEAR raw file isear.csv")
     kept: dict[str, EmotionRecord] = {}
