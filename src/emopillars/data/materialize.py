@@ -98,7 +98,7 @@ SOURCES: dict[str, dict[str, Source]] = {
     },
     "fairytaleqa_stories": {
         "stories.jsonl": Source(how_to_build=(
-            "stories.jsonl is derived: one JSON line {id, origin, split, source_file, sections} per file "
+            "it is derived: one JSON line {id, origin, split, source_file, sections} per file "
             "data-by-origin/section-stories/<origin>/<name>-story.csv of uci-soe/FairytaleQAData at commit "
             "a24ddc17364666b7c13a425b9970c87368b03417 (split from story_meta.csv); build it that way or "
             "point the mirror at a folder that has fairytaleqa_stories/stories.jsonl")),
@@ -263,8 +263,10 @@ def split_counts(dataset: str, folder: str | os.PathLike) -> dict:
     """Records per split (and what reading skipped) of a materialised dataset, for the manifest."""
     from collections import Counter
 
-    from emopillars.data.readers import read_benchmark, read_fairytaleqa
+    from emopillars.data.readers import BENCHMARK_READERS, read_benchmark, read_fairytaleqa
 
+    if dataset not in BENCHMARK_READERS and dataset != "fairytaleqa_stories":
+        return {"splits": {}}  # a dataset added by the user with its own checksums and no reader here
     if dataset == "fairytaleqa_stories":
         stories = read_fairytaleqa(folder)
         return {"splits": dict(Counter(s.split for s in stories)),
