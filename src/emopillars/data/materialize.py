@@ -98,7 +98,7 @@ SOURCES: dict[str, dict[str, Source]] = {
     },
     "fairytaleqa_stories": {
         "stories.jsonl": Source(how_to_build=(
-            "it is derived: one JSON line {id, origin, split, source_file, sections} per file "
+            "It is derived: one JSON line {id, origin, split, source_file, sections} per file "
             "data-by-origin/section-stories/<origin>/<name>-story.csv of uci-soe/FairytaleQAData at commit "
             "a24ddc17364666b7c13a425b9970c87368b03417 (split from story_meta.csv); build it that way or "
             "point the mirror at a folder that has fairytaleqa_stories/stories.jsonl")),
