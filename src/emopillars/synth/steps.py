@@ -1,0 +1,494 @@
+"""The four generation steps, each as two pure halves plus a runner that joins them to the engine.
+
+``format_input(row) -> GenerationRequest`` renders ``prompts/<step>.j2``;
+``format_output(result, row) -> Outcome`` validates the answer and returns the
+records it yields and the rejects, each with a reason. Every record keeps the
+template's sha256 (``prompt_hashes``) and the model's raw answer
+(``raw_answers``) of every step it went through, so a surprising label can be
+traced to what the model said.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Optional, Sequence
+
+from emopillars.llm.types import GenerationRequest, GenerationResult, SamplingParams
+from emopillars.synth import schemas
+from emopillars.synth.lexicon import SYNONYMS, TaxonomyMapper
+from emopillars.synth.prompts import load_template
+from emopillars.synth.text import clean_line, clean_name, name_key, name_problem, normalise, words
+from emopillars.taxonomy import EMOTIONS
+
+
+@dataclass
+class Outcome:
+    records: list[dict] = field(default_factory=list)
+    rejects: list[dict] = field(default_factory=list)
+
+
+def _sampling(s) -> SamplingParams:
+    return SamplingParams(temperature=s.temperature, top_p=s.top_p, max_tokens=s.max_tokens)
+
+
+def _trace(row: dict, step: str, prompt_hash: str, raw: str) -> dict[str, dict]:
+    hashes = dict(row.get("prompt_hashes") or {})
+    answers = dict(row.get("raw_answers") or {})
+    hashes[step] = prompt_hash
+    answers[step] = raw
+    return {"prompt_hashes": hashes, "raw_answers": answers}
+
+
+def salvage_truncated_json(raw: str, schema) -> Optional[dict]:
+    """The longest prefix of a cut-off JSON answer that, closed, validates against ``schema`` (else None).
+
+    Candidate cuts are the ends of complete values (after a closing quote,
+    bracket or number before a comma); open brackets are closed in order.
+    """
+    import json
+
+    from pydantic import ValidationError
+
+    start = raw.find("{")
+    if start < 0 or schema is None:
+        return None
+    text = raw[start:]
+    stack: list[str] = []
+    cuts: list[tuple[int, str]] = []
+    in_str = esc = False
+    for i, ch in enumerate(text):
+        if in_str:
+            if esc:
+                esc = False
+            elif ch == "\\":
+                esc = True
+            elif ch == '"':
+                in_str = False
+                cuts.append((i + 1, "".join(reversed(stack))))
+            continue
+        if ch == '"':
+            in_str = True
+        elif ch in "{[":
+            stack.append("}" if ch == "{" else "]")
+        elif ch in "}]":
+            if not stack:
+                break
+            stack.pop()
+            cuts.append((i + 1, "".join(reversed(stack))))
+            if not stack:
+                break
+        elif ch == ",":
+            cuts.append((i, "".join(reversed(stack))))
+    for pos, closers in reversed(cuts):
+        try:
+            obj = json.loads(text[:pos] + closers)
+            return schema.model_validate(obj).model_dump()
+        except (json.JSONDecodeError, ValidationError, ValueError):
+            continue
+    return None
+
+
+class Step:
+    """Base: a named template, a JSON answer schema and the step's params section."""
+
+    name: str = ""
+    schema: type = None
+
+    def __init__(self, params, prompts_dir: Optional[str] = None, seed: int = 13):
+        self.params = params
+        self.seed = seed
+        self.template = load_template(self.name if not hasattr(self, "template_name") else self.template_name,
+                                      None if prompts_dir is None else str(prompts_dir))
+
+    @property
+    def prompt_hash(self) -> str:
+        return self.template.hash
+
+    def request(self, content: str, tag: str, meta: dict | None = None, sample_index: int = 0) -> GenerationRequest:
+        return GenerationRequest(messages=[{"role": "user", "content": content}], sampling=_sampling(self.params.sampling),
+                                 seed=self.seed, sample_index=sample_index, schema=self.schema, tag=tag,
+                                 meta=dict(meta or {}))
+
+    def reject(self, tag: str, reason: str, raw: str, **extra) -> dict:
+        return {"stage": self.name, "tag": tag, "reason": reason, "raw": raw, "prompt_hash": self.prompt_hash, **extra}
+
+    salvaged: int = 0
+
+    def engine_reject(self, result: GenerationResult, row: dict) -> Optional[Outcome]:
+        """None if the answer is usable (valid, or a cut-off answer whose complete part validates), else a reject.
+
+        A small model often runs into max_tokens in the middle of a list; the
+        complete items before the cut are kept (``result.parsed`` is set).
+        """
+        if result.ok and result.parsed is not None:
+            return None
+        salvaged = salvage_truncated_json(result.raw or "", self.schema)
+        if salvaged is not None:
+            result.parsed = salvaged
+            self.salvaged += 1
+            return None
+        reason = result.reason or "engine reject"
+        return Outcome(rejects=[self.reject(result.tag, reason, result.raw, attempts=result.attempts)])
+
+
+# --------------------------------------------------------------------------- characters
+class CharactersStep(Step):
+    """Passage -> characters with one-sentence descriptions; a made-up name is rejected."""
+
+    name = "characters"
+    schema = schemas.CharacterList
+
+    def format_input(self, row: dict, sample_index: int = 0) -> GenerationRequest:
+        content = self.template.render(passage=row["passage"], max_characters=self.params.max_characters)
+        return self.request(content, row["plot_id"], sample_index=sample_index)
+
+    def format_output(self, result: GenerationResult, row: dict) -> Outcome:
+        bad = self.engine_reject(result, row)
+        if bad:
+            return bad
+        out = Outcome()
+        seen: set[str] = set()
+        for entry in result.parsed.get("characters", []):
+            name = clean_name(str(entry.get("name", "")))
+            description = " ".join(str(entry.get("description", "")).split())
+            problem = name_problem(name, row["passage"])
+            if problem is None and name_key(name) in seen:
+                problem = "duplicate character"
+            if problem is None and len(words(description)) < 3:
+                problem = "empty description"
+            if problem is None and len(out.records) >= self.params.max_characters:
+                problem = "over max_characters"
+            if problem:
+                out.rejects.append(self.reject(row["plot_id"], problem, result.raw, character=name))
+                continue
+            seen.add(name_key(name))
+            out.records.append({
+                "character_id": f"{row['plot_id']}__c{len(out.records)}",
+                "plot_id": row["plot_id"],
+                "story_id": row["story_id"],
+                "character": name,
+                "character_description": description,
+                "passage": row["passage"],
+                **_trace({}, self.name, self.prompt_hash, result.raw),
+            })
+        if not result.parsed.get("characters"):
+            out.rejects.append(self.reject(row["plot_id"], "no characters", result.raw))
+        return out
+
+
+# --------------------------------------------------------------------------- utterances
+EXPRESSIVENESS_INSTRUCTIONS = {
+    "explicit": "Name the feeling openly.",
+    "implicit": "Do not name the feeling; let it show through what is said.",
+    "subtle": "Keep it understated: only hint at the feeling.",
+}
+
+
+def feeling_phrase(emotions: Sequence[str]) -> str:
+    if list(emotions) == ["neutral"]:
+        return "no strong emotion (calm, matter-of-fact)"
+    return " and ".join(emotions)
+
+
+def plan_seed_emotions(n_requests: int, max_per_request: int, seed: int) -> list[list[str]]:
+    """Seed emotions for ``n_requests`` requests, every class (neutral included) drawn equally often.
+
+    A seeded shuffle of the 28 classes is dealt round-robin (reshuffled every
+    cycle); each request takes 1..``max_per_request`` distinct classes. Neutral
+    is never mixed with another class: a request that draws it is neutral only.
+    """
+    rng = random.Random(seed)
+    stream: deque[str] = deque()
+
+    def refill():
+        cycle = list(EMOTIONS)
+        rng.shuffle(cycle)
+        stream.extend(cycle)
+
+    plans = []
+    for _ in range(n_requests):
+        if not stream:
+            refill()
+        first = stream.popleft()
+        if first == "neutral":
+            plans.append(["neutral"])
+            continue
+        k = rng.randint(1, max_per_request)
+        chosen = [first]
+        while len(chosen) < k:
+            if len(stream) < 2:
+                refill()
+            pick = next((e for e in stream if e != "neutral" and e not in chosen), None)
+            if pick is None:
+                break
+            stream.remove(pick)
+            chosen.append(pick)
+        plans.append(chosen)
+    return plans
+
+
+def plan_utterance_requests(characters: list[dict], params, seed: int) -> list[dict]:
+    """One row per (character, request): the seed emotions and expressiveness to ask for."""
+    n = len(characters) * params.requests_per_character
+    seeds = plan_seed_emotions(n, params.emotions_per_request, seed)
+    rng = random.Random(seed + 1)
+    levels = list(params.expressiveness)
+    offset = rng.randrange(len(levels))
+    rows, i = [], 0
+    for ch in characters:
+        for r in range(params.requests_per_character):
+            rows.append({**ch, "request_index": r, "emotions_used_to_generate_context": seeds[i],
+                         "expressiveness": levels[(i + offset) % len(levels)]})
+            i += 1
+    return rows
+
+
+class UtterancesStep(Step):
+    """(character, seed emotions, expressiveness) -> several first-person lines."""
+
+    name = "utterances"
+    schema = schemas.UtteranceList
+
+    def format_input(self, row: dict, sample_index: int = 0) -> GenerationRequest:
+        content = self.template.render(
+            passage=row["passage"], character=row["character"], character_description=row["character_description"],
+            n_utterances=self.params.utterances_per_request,
+            feeling=feeling_phrase(row["emotions_used_to_generate_context"]),
+            expressiveness_instruction=EXPRESSIVENESS_INSTRUCTIONS[row["expressiveness"]])
+        return self.request(content, f"{row['character_id']}__r{row['request_index']}", sample_index=sample_index)
+
+    def format_output(self, result: GenerationResult, row: dict) -> Outcome:
+        bad = self.engine_reject(result, row)
+        if bad:
+            return bad
+        out = Outcome()
+        tag = f"{row['character_id']}__r{row['request_index']}"
+        seen: set[str] = set()
+        lines = result.parsed.get("utterances", [])
+        if not lines:
+            out.rejects.append(self.reject(tag, "no utterances", result.raw))
+        for line in lines:
+            text = clean_line(str(line), row["character"])
+            key = normalise(text)
+            if not key:
+                reason = "empty utterance"
+            elif key in seen:
+                reason = "duplicate in answer"
+            elif len(out.records) >= self.params.utterances_per_request:
+                reason = "over utterances_per_request"
+            else:
+                reason = None
+            if reason:
+                out.rejects.append(self.reject(tag, reason, result.raw, utterance=text))
+                continue
+            seen.add(key)
+            out.records.append({
+                "id": f"{tag}_{len(out.records)}",
+                "plot_id": row["plot_id"],
+                "story_id": row["story_id"],
+                "character_id": row["character_id"],
+                "character": row["character"],
+                "character_description": row["character_description"],
+                "utterance": text,
+                "emotions_used_to_generate_context": list(row["emotions_used_to_generate_context"]),
+                "expressiveness": row["expressiveness"],
+                **_trace(row, self.name, self.prompt_hash, result.raw),
+            })
+        return out
+
+
+# --------------------------------------------------------------------------- labels
+def normalise_scores(emotions: dict[str, Any]) -> dict[str, float]:
+    """Scores into [0, 1]: answers on a 0-10 or 0-100 scale are rescaled; junk scores become 0."""
+    clean: dict[str, float] = {}
+    for k, v in emotions.items():
+        try:
+            clean[str(k)] = float(v)
+        except (TypeError, ValueError):
+            clean[str(k)] = 0.0
+    top = max(clean.values(), default=0.0)
+    scale = 100.0 if top > 10 else 10.0 if top > 1 else 1.0
+    return {k: round(min(max(v / scale, 0.0), 1.0), 4) for k, v in clean.items()}
+
+
+class LabelsStep(Step):
+    """Utterance (optionally in its context) -> explained emotions with intensities, mapped to the 28 classes.
+
+    The prompt never shows the seed emotions. ``labels`` are the mapped
+    classes scoring at least ``threshold`` (the strongest one if none does);
+    neutral is dropped from ``labels`` when a real emotion is there. Words that
+    map to nothing are kept in ``unmapped_emotions`` and never become labels.
+    """
+
+    name = "labels"
+    schema = schemas.EmotionExplication
+
+    def __init__(self, params, mapper: TaxonomyMapper, prompts_dir=None, seed: int = 13, in_context: bool = False):
+        super().__init__(params, prompts_dir, seed)
+        self.mapper = mapper
+        self.in_context = in_context
+        self.trace_key = "labels_in_context" if in_context else "labels"
+
+    def format_input(self, row: dict, sample_index: int = 0) -> GenerationRequest:
+        if self.in_context:
+            content = self.template.render(context=row["context"], character=row["character"],
+                                           character_description=row["character_description"],
+                                           utterance=row["utterance"])
+        else:
+            content = self.template.render(context=None, character=row["character"],
+                                           character_description=row["character_description"],
+                                           utterance=row["utterance"])
+        return self.request(content, row["id"], sample_index=sample_index)
+
+    def format_output(self, result: GenerationResult, row: dict) -> Outcome:
+        bad = self.engine_reject(result, row)
+        if bad:
+            return bad
+        parsed = result.parsed
+        scores = normalise_scores(parsed.get("emotions") or {})
+        scores = {k.strip(): v for k, v in scores.items() if k.strip()}
+        if not scores:
+            return Outcome(rejects=[self.reject(row["id"], "no emotions", result.raw)])
+        names = [row["character"], *row.get("passage_characters", [])]
+        mapping = self.mapper.map_words(list(scores), names=names)
+        mapped: dict[str, float] = {}
+        trace, unmapped = {}, {}
+        # one word can be split into parts ('fear/anger'): each part carries the word's score
+        for m in mapping:
+            trace.setdefault(m.word, []).append([m.emotion, m.how])
+            if m.emotion is not None:
+                mapped[m.emotion] = max(mapped.get(m.emotion, 0.0), scores[m.word])
+            elif m.how == "out-of-taxonomy":
+                unmapped[m.word] = scores[m.word]
+        if not mapped:
+            return Outcome(rejects=[self.reject(row["id"], "no emotion in the taxonomy", result.raw,
+                                                all_emotions=scores, mapping=trace)])
+        ranked = sorted(mapped.items(), key=lambda kv: (-kv[1], EMOTIONS.index(kv[0])))
+        labels = [e for e, s in ranked if s >= self.params.threshold] or [ranked[0][0]]
+        if len(labels) > 1 and "neutral" in labels:
+            labels.remove("neutral")
+        record = {
+            **row,
+            "raw_emotion_explication": " ".join(str(parsed.get("explanation", "")).split()),
+            "all_emotions": scores,
+            "all_emotions_mapped": dict(ranked),
+            "labels": labels,
+            "primary_emotion": labels[0],
+            "unmapped_emotions": unmapped,
+            "emotion_mapping": trace,
+            **_trace(row, self.trace_key, self.prompt_hash, result.raw),
+        }
+        return Outcome(records=[record])
+
+
+# --------------------------------------------------------------------------- contexts
+def label_words(labels: Iterable[str], extra: Iterable[str] = ()) -> set[str]:
+    """The words a context must not contain: label class names, their lexicon synonyms, the answer's own words."""
+    out: set[str] = set()
+    for label in labels:
+        out.add(label)
+        out.update(w for w in SYNONYMS.get(label, ()) if len(w) > 3)
+    for w in extra:
+        w = w.lower().strip()
+        if w and len(w) > 3 and " " not in w:
+            out.add(w)
+    return out
+
+
+def quotes_utterance(context: str, utterance: str, window: int = 6) -> bool:
+    """True if the context holds the utterance verbatim, or any run of ``window`` of its words."""
+    c, u = normalise(context), normalise(utterance)
+    if not u:
+        return False
+    if u in c:
+        return True
+    uw = u.split()
+    if len(uw) < window:
+        return False
+    padded = f" {c} "
+    return any(f" {' '.join(uw[i:i + window])} " in padded for i in range(len(uw) - window + 1))
+
+
+class ContextsStep(Step):
+    """Labelled utterance + passage + character -> the situation that leads to the line."""
+
+    name = "contexts"
+    schema = schemas.SituationContext
+
+    def format_input(self, row: dict, sample_index: int = 0) -> GenerationRequest:
+        content = self.template.render(passage=row["passage"], character=row["character"],
+                                       character_description=row["character_description"], utterance=row["utterance"])
+        return self.request(content, row["id"], sample_index=sample_index)
+
+    def format_output(self, result: GenerationResult, row: dict) -> Outcome:
+        bad = self.engine_reject(result, row)
+        if bad:
+            return bad
+        context = " ".join(str(result.parsed.get("context", "")).split()).strip("\"' ")
+        reason = None
+        if len(words(context)) < self.params.min_words:
+            reason = "empty context" if not context else "context too short"
+        elif quotes_utterance(context, row["utterance"]):
+            reason = "quotes the utterance"
+        else:
+            forbidden = label_words(row["labels"], row.get("all_emotions", {}).keys())
+            ctx_words = set(words(context))
+            hit = sorted(w for w in forbidden if (w in ctx_words if " " not in w else w in normalise(context)))
+            if hit:
+                reason = f"names an emotion ({hit[0]})"
+        if reason:
+            return Outcome(rejects=[self.reject(row["id"], reason.split(" (")[0], result.raw, context=context,
+                                                detail=reason)])
+        rec = {k: v for k, v in row.items() if k != "passage"}
+        rec["context"] = context
+        rec.update(_trace(row, self.name, self.prompt_hash, result.raw))
+        return Outcome(records=[rec])
+
+
+# --------------------------------------------------------------------------- runner
+@dataclass
+class StepRun:
+    records: list[dict]
+    rejects: list[dict]
+    inputs: int
+    requests: int
+    reject_reasons: Counter
+    retried: int = 0
+
+
+def run_step(engine, step: Step, rows: list[dict], desc: str, validation_retries: int = 0) -> StepRun:
+    """Run ``step`` over ``rows`` through ``engine``; a row whose answer yields nothing valid is asked again
+    (next ``sample_index``) up to ``validation_retries`` times. Rejects of every round are kept."""
+    records_by_row: dict[int, list[dict]] = {}
+    all_rejects: list[dict] = []
+    final_reasons: Counter = Counter()
+    todo = list(range(len(rows)))
+    n_requests = retried = 0
+    for round_ in range(validation_retries + 1):
+        if not todo:
+            break
+        requests = [step.format_input(rows[i], sample_index=round_) for i in todo]
+        results = engine.generate(requests, desc=desc if round_ == 0 else f"{desc} (retry {round_})")
+        n_requests += len(requests)
+        if round_:
+            retried += len(todo)
+        again = []
+        for i, result in zip(todo, results):
+            outcome = step.format_output(result, rows[i])
+            for r in outcome.rejects:
+                r["round"] = round_
+            all_rejects.extend(outcome.rejects)
+            if outcome.records:
+                records_by_row[i] = outcome.records
+                final_reasons.update(r["reason"] for r in outcome.rejects)
+            elif round_ < validation_retries:
+                again.append(i)
+            else:
+                final_reasons.update(r["reason"] for r in outcome.rejects)
+        todo = again
+    records = [rec for i in sorted(records_by_row) for rec in records_by_row[i]]
+    return StepRun(records=records, rejects=all_rejects, inputs=len(rows), requests=n_requests,
+                   reject_reasons=final_reasons, retried=retried)

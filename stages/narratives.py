@@ -1,0 +1,34 @@
+"""Stage narratives: cut the story corpus into passages and pick params.narratives.n_passages of them."""
+
+from __future__ import annotations
+
+import sys
+
+from emopillars.synth import stagekit
+from emopillars.synth.narratives import load_stories, select_passages
+
+
+def main(argv=None) -> int:
+    p = stagekit.parser(__doc__, ["corpus-dir"], generation=False)
+    args = p.parse_args(argv)
+    params = stagekit.load(args)
+    np_ = params.narratives
+    root = args.corpus_dir
+    if np_.corpus == "wikiplots":
+        root = params.data.wikiplots_dir
+    stories = load_stories(np_.corpus, root)
+    passages, report = select_passages(stories, np_.n_passages, np_.min_words, np_.max_words, np_.seed)
+    metrics = {
+        "stage": "narratives", "corpus": np_.corpus, "stories_in": report.stories, "sections_in": report.sections,
+        "passages_cut": report.passages, "dropped": stagekit.counter_dict(report.dropped),
+        "passages_out": len(passages), "stories_used": len({p["story_id"] for p in passages}),
+        "words_per_passage_mean": round(sum(p["n_words"] for p in passages) / max(len(passages), 1), 1),
+    }
+    stagekit.write_outputs(args, passages, [], metrics)
+    print(f"narratives: {report.stories} stories -> {report.passages} passages "
+          f"({sum(report.dropped.values())} pieces dropped: {dict(report.dropped)}); picked {len(passages)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,35 @@
+"""Stage utterances: several first-person lines per character and seed emotions (the context-less examples)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections import Counter
+
+from emopillars.io import read_jsonl
+from emopillars.synth import stagekit
+from emopillars.synth.steps import UtterancesStep, plan_utterance_requests, run_step
+
+
+def main(argv=None) -> int:
+    args = stagekit.parser(__doc__, ["characters"]).parse_args(argv)
+    params = stagekit.load(args)
+    characters = read_jsonl(args.characters)
+    rows = plan_utterance_requests(characters, params.utterances, params.utterances.seed)
+    step = UtterancesStep(params.utterances, args.prompts, seed=params.seed)
+    started = time.time()
+    with stagekit.engine_session(params, args.model_dir, args.generation_stats) as engine:
+        run = run_step(engine, step, rows, desc="utterances", validation_retries=params.utterances.retries)
+    seeds = Counter(e for r in rows for e in r["emotions_used_to_generate_context"])
+    metrics = stagekit.step_metrics("utterances", run, started, "requests_planned", "utterances",
+                                    characters_in=len(characters), seed_emotions=stagekit.counter_dict(seeds),
+                                    expressiveness=stagekit.counter_dict(Counter(r["expressiveness"] for r in run.records)),
+                                    prompt_hash=step.prompt_hash)
+    stagekit.write_outputs(args, run.records, run.rejects, metrics)
+    print(f"utterances: {len(characters)} characters, {len(rows)} requests -> {len(run.records)} utterances; "
+          f"rejected {metrics['rejects']} ({metrics['reject_reasons']})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,178 @@
+"""Each generation step's two halves, without a model: requests from rows, records or rejects from answers."""
+
+import json
+
+import pytest
+
+from emopillars.config import CharactersParams, ContextsParams, LabelsParams, UtterancesParams
+from emopillars.llm.types import GenerationResult
+from emopillars.synth import schemas
+from emopillars.synth.lexicon import TaxonomyMapper
+from emopillars.synth.steps import (CharactersStep, ContextsStep, LabelsStep, UtterancesStep, normalise_scores,
+                                    plan_seed_emotions, plan_utterance_requests, quotes_utterance)
+from emopillars.synth.text import name_problem
+from emopillars.taxonomy import EMOTIONS
+
+PASSAGE = ("Once upon a time the King had a daughter. The Princess loved her golden ball, but one day it fell into "
+           "the well. A frog said to her: 'I will fetch it, if you take me home.' Hans the woodcutter watched.")
+
+
+def answer(obj, tag="t", ok=True, reason=None):
+    raw = obj if isinstance(obj, str) else json.dumps(obj)
+    return GenerationResult(key="k", tag=tag, status="ok" if ok else "reject", raw=raw,
+                            parsed=obj if ok and not isinstance(obj, str) else None, reason=reason)
+
+
+def character_row():
+    return {"plot_id": "frog-king__p000", "story_id": "frog-king", "passage": PASSAGE}
+
+
+def test_characters_request_renders_passage_and_schema():
+    step = CharactersStep(CharactersParams(max_characters=3))
+    req = step.format_input(character_row())
+    assert PASSAGE in req.messages[0]["content"] and "up to 3 characters" in req.messages[0]["content"]
+    assert req.schema is schemas.CharacterList and req.tag == "frog-king__p000"
+    assert req.sampling.max_tokens == CharactersParams().sampling.max_tokens
+
+
+def test_made_up_character_is_rejected_and_real_ones_kept():
+    step = CharactersStep(CharactersParams(max_characters=4))
+    out = step.format_output(answer({"characters": [
+        {"name": "the king", "description": "The father of the princess."},
+        {"name": "Frog", "description": "A talking frog in the well."},
+        {"name": "Rumpelstiltskin", "description": "A little man who spins gold."},
+        {"name": "King", "description": "The same king again, named differently."},
+    ]}), character_row())
+    assert [r["character"] for r in out.records] == ["the king", "Frog"]
+    assert [(r["character"], r["reason"]) for r in out.rejects] == [
+        ("Rumpelstiltskin", "name not in passage"), ("King", "duplicate character")]
+    rec = out.records[0]
+    assert rec["character_id"] == "frog-king__p000__c0" and rec["prompt_hashes"]["characters"] == step.prompt_hash
+    assert json.loads(rec["raw_answers"]["characters"])["characters"][0]["name"] == "the king"
+
+
+@pytest.mark.parametrize("name,problem", [
+    ("The Princess", None), ("princess", None), ("Hans the woodcutter", None), ("King Hans", None),
+    ("he", "not a name"), ("", "empty name"), ("Snow White", "name not in passage"), ("Kin", "name not in passage"),
+])
+def test_name_matching(name, problem):
+    assert name_problem(name, PASSAGE) == problem
+
+
+def test_truncated_json_keeps_complete_items_and_rejects_the_rest():
+    step = CharactersStep(CharactersParams())
+    cut = '{"characters": [{"name": "Frog", "description": "A frog in the well."}, {"name": "Prin'
+    out = step.format_output(answer(cut, ok=False, reason="invalid JSON"), character_row())
+    assert [r["character"] for r in out.records] == ["Frog"]
+    hopeless = step.format_output(answer('{"charac', ok=False, reason="invalid JSON: truncated"), character_row())
+    assert hopeless.records == [] and hopeless.rejects[0]["reason"] == "invalid JSON: truncated"
+
+
+def test_seed_emotions_give_every_class_its_share():
+    plans = plan_seed_emotions(28 * 10, max_per_request=1, seed=3)
+    counts = {e: sum(p == [e] for p in plans) for e in EMOTIONS}
+    assert set(counts.values()) == {10}
+    multi = plan_seed_emotions(200, max_per_request=3, seed=3)
+    assert all(len(set(p)) == len(p) for p in multi)
+    assert all(p == ["neutral"] or "neutral" not in p for p in multi)
+    assert any(len(p) == 3 for p in multi) and any(p == ["neutral"] for p in multi)
+
+
+def utterance_row():
+    chars = [{"character_id": "x__c0", "plot_id": "x", "story_id": "s", "character": "Frog",
+              "character_description": "A frog.", "passage": PASSAGE, "prompt_hashes": {"characters": "h"},
+              "raw_answers": {"characters": "{}"}}]
+    return plan_utterance_requests(chars, UtterancesParams(requests_per_character=3), seed=1)
+
+
+def test_utterance_requests_vary_expressiveness_and_never_show_other_seeds():
+    rows = utterance_row()
+    assert len({r["expressiveness"] for r in rows}) == 3
+    step = UtterancesStep(UtterancesParams())
+    text = step.format_input(rows[0]).messages[0]["content"]
+    assert "Frog" in text and all(e in text for e in rows[0]["emotions_used_to_generate_context"])
+
+
+def test_empty_and_duplicate_utterances_are_rejected_and_lines_cleaned():
+    row = utterance_row()[0]
+    step = UtterancesStep(UtterancesParams(utterances_per_request=3))
+    out = step.format_output(answer({"utterances": ['Frog: "I will fetch your ball!"', "  ", "1. I will fetch your ball!",
+                                                    "Please take me home with you."]}), row)
+    assert [r["utterance"] for r in out.records] == ["I will fetch your ball!", "Please take me home with you."]
+    assert sorted(r["reason"] for r in out.rejects) == ["duplicate in answer", "empty utterance"]
+    rec = out.records[0]
+    assert rec["emotions_used_to_generate_context"] == row["emotions_used_to_generate_context"]
+    assert set(rec["prompt_hashes"]) == {"characters", "utterances"}
+
+
+def labelled_row():
+    return {"id": "u1", "plot_id": "x", "story_id": "s", "character": "Frog", "character_description": "A frog.",
+            "utterance": "Please, please take me home, I am so lonely here!", "passage_characters": ["Princess"],
+            "emotions_used_to_generate_context": ["sadness"], "expressiveness": "explicit"}
+
+
+def test_labels_prompt_does_not_show_seed_emotions():
+    step = LabelsStep(LabelsParams(), TaxonomyMapper(None))
+    row = {**labelled_row(), "emotions_used_to_generate_context": ["pride"]}
+    text = step.format_input(row).messages[0]["content"]
+    assert row["utterance"] in text and "pride" not in text
+
+
+def test_labels_map_words_keep_unknown_words_out_of_labels():
+    step = LabelsStep(LabelsParams(threshold=0.3), TaxonomyMapper(None))
+    out = step.format_output(answer({"explanation": "The frog begs and feels alone.",
+                                     "emotions": {"Lonely": 8, "desperate-ish": 6, "Princess": 5, "hopeful": 2}}),
+                             labelled_row())
+    rec = out.records[0]
+    assert rec["all_emotions"] == {"Lonely": 0.8, "desperate-ish": 0.6, "Princess": 0.5, "hopeful": 0.2}
+    assert rec["all_emotions_mapped"] == {"sadness": 0.8, "optimism": 0.2}
+    assert rec["labels"] == ["sadness"] and rec["primary_emotion"] == "sadness"
+    assert rec["unmapped_emotions"] == {"desperate-ish": 0.6}
+    assert rec["emotion_mapping"]["Princess"] == [[None, "non-emotion:character name"]]
+    assert set(rec["labels"]) <= set(EMOTIONS)
+
+
+def test_labels_without_any_taxonomy_word_are_rejected():
+    step = LabelsStep(LabelsParams(), TaxonomyMapper(None))
+    out = step.format_output(answer({"explanation": "x", "emotions": {"zorblax": 0.9}}), labelled_row())
+    assert out.records == [] and out.rejects[0]["reason"] == "no emotion in the taxonomy"
+    empty = step.format_output(answer({"explanation": "x", "emotions": {}}), labelled_row())
+    assert empty.rejects[0]["reason"] == "no emotions"
+
+
+def test_neutral_gives_way_to_a_real_emotion():
+    step = LabelsStep(LabelsParams(threshold=0.3), TaxonomyMapper(None))
+    out = step.format_output(answer({"explanation": "x", "emotions": {"calm": 0.9, "fear": 0.5}}), labelled_row())
+    assert out.records[0]["labels"] == ["fear"] and out.records[0]["primary_emotion"] == "fear"
+
+
+def test_scores_on_other_scales_are_rescaled():
+    assert normalise_scores({"a": 80, "b": 40}) == {"a": 0.8, "b": 0.4}
+    assert normalise_scores({"a": "high", "b": -1, "c": 0.5}) == {"a": 0.0, "b": 0.0, "c": 0.5}
+
+
+def context_row():
+    return {**labelled_row(), "passage": PASSAGE, "labels": ["sadness"], "all_emotions": {"lonely": 0.8}}
+
+
+@pytest.mark.parametrize("context,reason", [
+    ("The princess ran away from the well and left the frog behind in the cold water.", None),
+    ("The frog said: please, please take me home, I am so lonely here! The princess laughed.", "quotes the utterance"),
+    ("The princess left the frog alone, and a deep sadness filled the dark well that night.", "names an emotion"),
+    ("The frog felt lonely when the princess left him alone by the well at night.", "names an emotion"),
+    ("He waits.", "context too short"),
+    ("", "empty context"),
+])
+def test_contexts_are_validated(context, reason):
+    step = ContextsStep(ContextsParams(min_words=8))
+    out = step.format_output(answer({"context": context}), context_row())
+    if reason is None:
+        assert out.records[0]["context"] == context and "passage" not in out.records[0]
+    else:
+        assert out.records == [] and out.rejects[0]["reason"] == reason
+
+
+def test_partial_quotation_counts_as_quoting():
+    assert quotes_utterance("Then he cried take me home I am so lonely to the princess",
+                            "Please, please take me home, I am so lonely here!")
+    assert not quotes_utterance("He wanted to go home.", "Please, please take me home, I am so lonely here!")
