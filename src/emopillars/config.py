@@ -99,26 +99,32 @@ class NarrativesParams(Section):
 
 class CharactersParams(Section):
     max_characters: int = Field(4, ge=1)
+    retries: int = Field(1, ge=0, description="extra requests for a passage whose answer yields no valid character")
     sampling: Sampling = Sampling(temperature=0.3, max_tokens=256)
 
 
 class UtterancesParams(Section):
-    emotions_per_request: int = Field(2, ge=1, le=5)
+    emotions_per_request: int = Field(2, ge=1, le=5, description="at most this many seed emotions per request")
     requests_per_character: int = Field(4, ge=1)
     utterances_per_request: int = Field(3, ge=1)
     expressiveness: list[Literal["explicit", "implicit", "subtle"]] = ["explicit", "implicit", "subtle"]
+    retries: int = Field(0, ge=0)
     sampling: Sampling = Sampling(temperature=0.9, max_tokens=200)
     seed: int = 13
 
 
 class LabelsParams(Section):
-    threshold: float = Field(0.3, ge=0, le=1)
-    similarity_threshold: float = Field(0.6, ge=0, le=1)
+    threshold: float = Field(0.3, ge=0, le=1, description="a mapped class with at least this intensity is a label")
+    similarity_threshold: float = Field(0.75, ge=0, le=1, description="cosine similarity for embedding neighbours")
+    retries: int = Field(1, ge=0)
     sampling: Sampling = Sampling(temperature=0.2, max_tokens=200)
 
 
 class ContextsParams(Section):
-    share: float = Field(0.33, ge=0, le=1)
+    share: float = Field(0.33, ge=0, le=1, description="share of labelled utterances that get a context")
+    min_words: int = Field(8, ge=1)
+    retries: int = Field(1, ge=0)
+    relabel: bool = Field(True, description="label contextual examples again, reading the context (else reuse)")
     sampling: Sampling = Sampling(temperature=0.8, max_tokens=200)
     seed: int = 13
 
@@ -126,7 +132,7 @@ class ContextsParams(Section):
 class CurateParams(Section):
     min_words: int = Field(3, ge=1)
     max_words: int = Field(60, ge=1)
-    near_dup_threshold: float = Field(0.8, ge=0, le=1)
+    near_dup_threshold: float = Field(0.7, ge=0, le=1)
     num_perm: int = Field(64, ge=8)
     dev_share: float = Field(0.1, ge=0, lt=1)
     test_share: float = Field(0.1, ge=0, lt=1)
