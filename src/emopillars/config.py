@@ -73,6 +73,9 @@ class LLMParams(Section):
     dtype: Literal["auto", "bfloat16", "float16", "float32"] = "bfloat16"
     max_model_len: int = Field(2048, ge=128)
     gpu_memory_utilization: float = Field(0.3, gt=0, le=1)
+    # vLLM KV-cache size in GiB; when set it replaces the gpu_memory_utilization reservation
+    # (on CPU that is a fraction of all RAM). null: let gpu_memory_utilization decide.
+    kv_cache_memory_gib: Optional[float] = Field(None, gt=0)
     tensor_parallel_size: int = Field(1, ge=1)
     data_parallel_size: int = Field(1, ge=1)
     enforce_eager: bool = True

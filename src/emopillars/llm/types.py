@@ -74,6 +74,37 @@ class GenerationResult:
         return self.status == "ok"
 
 
+class EngineError(RuntimeError):
+    """Base class of the generation engine's errors."""
+
+
+class BackendNotAvailableError(EngineError):
+    """The chosen backend's library is not installed (or a server is unreachable)."""
+
+
+class StructuredOutputUnsupportedError(EngineError):
+    """A request has a schema but the backend cannot constrain decoding to it.
+
+    Raised instead of silently generating unconstrained text.
+    """
+
+
+class CacheMissError(EngineError):
+    """``cache_only`` is set and some requests have no cached answer.
+
+    ``missing`` lists ``(key, tag)`` of every such request.
+    """
+
+    def __init__(self, missing: list[tuple[str, str]]):
+        self.missing = missing
+        shown = "\n".join(f"  {k}  {t}" for k, t in missing[:20])
+        more = f"\n  ... and {len(missing) - 20} more" if len(missing) > 20 else ""
+        super().__init__(
+            f"cache_only is set and {len(missing)} request(s) have no cached answer (key, tag):\n{shown}{more}\n"
+            f"Unset llm.cache_only to generate them."
+        )
+
+
 def stable_hash(obj: Any) -> str:
     """sha256 of the canonical JSON of ``obj`` (sorted keys, no whitespace)."""
     blob = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)

