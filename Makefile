@@ -55,3 +55,30 @@ dag: setup
 
 clean-venv:
 	rm -rf $(VENV)
+
+# ------------------------------------------------------------------ reports and paper
+# Debian packages that provide latexmk, pdflatex and every package paper/main.tex uses
+# (booktabs, graphicx, hyperref, caption, geometry, microtype, xcolor); poppler-utils
+# renders pages to PNG (pdftoppm) for checking the layout.
+TEX_PACKAGES := latexmk texlive-latex-base texlive-latex-recommended poppler-utils
+
+# Tables, figures and numbers from the outputs that exist (pulled from the DVC
+# remote first when one is configured); stages whose inputs are missing leave those parts out.
+figures: setup
+	@if [ -n "$$($(BIN)/dvc remote list 2>/dev/null)" ]; then \
+		$(BIN)/dvc pull --allow-missing --with-deps tables figures || echo "figures: dvc pull failed; using local outputs"; \
+	fi
+	$(BIN)/python -m emopillars.report.rebuild humaneval_import aggregate tables figures
+
+.PHONY: tex-deps
+tex-deps:
+	@if command -v latexmk >/dev/null 2>&1 && kpsewhich booktabs.sty >/dev/null 2>&1; then exit 0; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(TEX_PACKAGES); \
+	else \
+		echo "make paper needs TeX. Install: sudo apt-get install -y --no-install-recommends $(TEX_PACKAGES)"; exit 1; \
+	fi
+
+paper: figures tex-deps
+	cd paper && latexmk -pdf -interaction=nonstopmode -halt-on-error main.tex
+	@echo "paper: paper/main.pdf"

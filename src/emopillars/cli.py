@@ -15,6 +15,7 @@ import sys
 COMMANDS: dict[str, tuple[str, str]] = {
     "params": ("emopillars.commands.params", "validate params.yaml and print the resolved values"),
     "datasets": ("emopillars.commands.datasets", "read a benchmark or corpus folder and print its counts per split"),
+    "annotate": ("emopillars.commands.annotate", "human evaluation: export a blind annotation sheet, import answers"),
 }
 
 

@@ -181,7 +181,10 @@ class EvaluateParams(Section):
 
 class ReportParams(Section):
     formats: list[Literal["pdf", "png"]] = ["pdf", "png"]
-    examples_per_dataset: int = Field(3, ge=0)
+    examples_per_dataset: int = Field(3, ge=0, description="synthetic examples per dataset in the examples table")
+    examples_seed: int = 13
+    humaneval_per_stratum: int = Field(2, ge=1, description="items per (dataset, primary emotion) in the annotation sheet")
+    humaneval_seed: int = 13
 
 
 class Params(Section):

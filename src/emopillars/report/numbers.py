@@ -1,0 +1,121 @@
+"""LaTeX macros for every number the paper's text quotes (``reports/numbers.tex``).
+
+Macro names are built from what the number is (``\\GoemotionsContextlessFull``,
+``\\OotRateContextless``). A fixed set of names that ``paper/main.tex`` uses is
+always defined, as ``--`` when the pipeline has not produced the number, so the
+paper builds from partial results.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from emopillars.report.latex import escape_latex, macro_name
+from emopillars.report.results import benchmarks_in, full_data_fraction, llm_runs, transfer_runs, zeroshot_runs
+from emopillars.report.tables import SYNTH_STAGES, diversity_summary, labels_per_example, n_examples, oot_rate
+from emopillars.report.results import iter_dataset_stats
+
+MISSING = "--"
+FRACTION_WORDS = {0.01: "OnePct", 0.1: "TenPct", 1.0: "Full"}
+# Always defined: the macros paper/main.tex quotes.
+REQUIRED = (
+    "NExamplesContextless", "NExamplesContextual", "NExamplesGoemotions",
+    "LabelsPerExampleContextless", "LabelsPerExampleGoemotions", "OotRateContextless",
+    "SelfBleuContextless", "SelfBleuGoemotions",
+    "GoemotionsBaseFull", "GoemotionsContextlessFull", "GoemotionsContextlessDeltaFull",
+    "GoemotionsContextlessPValueFull", "GoemotionsBaseOnePct", "GoemotionsContextlessOnePct",
+    "LlmLabelsPerExampleGoemotions", "ZeroshotContextlessGoemotions", "ZeroshotContextlessLabelsPerExampleGoemotions",
+    "HumanevalLabelsCorrect", "HumanevalNaturalness", "HumanevalAnnotators",
+)
+
+
+def _fmt(value: Optional[float], digits: int = 3) -> str:
+    return MISSING if value is None else f"{value:.{digits}f}"
+
+
+def _int(value: Optional[float]) -> str:
+    return MISSING if value is None else f"{int(round(value)):,}".replace(",", "{,}")
+
+
+def _pct(value: Optional[float], digits: int = 1) -> str:
+    return MISSING if value is None else f"{100 * value:.{digits}f}\\%"
+
+
+def fraction_word(f: float) -> str:
+    return FRACTION_WORDS.get(f) or macro_name("frac", repr(f))
+
+
+def compute_numbers(results: dict) -> dict[str, str]:
+    """``{macro name: LaTeX text}`` for every number worth quoting in the results."""
+    out: dict[str, str] = {name: MISSING for name in REQUIRED}
+
+    for name, stats in iter_dataset_stats(results):
+        key = macro_name(name)
+        out[f"NExamples{key}"] = _int(n_examples(stats))
+        out[f"LabelsPerExample{key}"] = _fmt(labels_per_example(stats), 2)
+        if oot_rate(stats) is not None:
+            out[f"OotRate{key}"] = _pct(oot_rate(stats))
+        for measure in ("distinct_1", "distinct_2", "self_bleu", "mean_pairwise_similarity"):
+            v = diversity_summary(stats, measure)
+            if v is not None:
+                out[macro_name(measure, key)] = _fmt(v, 2)
+
+    synth = results.get("synth") or {}
+    for stage in SYNTH_STAGES:
+        d = synth.get(stage)
+        if isinstance(d, dict):
+            for k in ("out", "n_out", "kept", "output"):
+                if isinstance(d.get(k), (int, float)):
+                    out[macro_name("synth", stage, "out")] = _int(d[k])
+                    break
+
+    runs = transfer_runs(results)
+    for r in runs:
+        base = macro_name(r.benchmark, r.init) + fraction_word(r.fraction)
+        if r.primary:
+            out[base] = _fmt(r.primary.value)
+            if r.primary.ci:
+                out[macro_name(r.benchmark, r.init, "ci low") + fraction_word(r.fraction)] = _fmt(r.primary.ci[0])
+                out[macro_name(r.benchmark, r.init, "ci high") + fraction_word(r.fraction)] = _fmt(r.primary.ci[1])
+        if r.paired_test:
+            stem = macro_name(r.benchmark, r.init)
+            if isinstance(r.paired_test.get("delta"), (int, float)):
+                out[f"{stem}Delta{fraction_word(r.fraction)}"] = f"{r.paired_test['delta']:+.3f}"
+            out[f"{stem}PValue{fraction_word(r.fraction)}"] = _fmt(r.paired_test["p_value"])
+    if full_data_fraction(runs) is not None:
+        out["NBenchmarks"] = str(len(benchmarks_in(runs)))
+
+    for r in zeroshot_runs(results):
+        stem = macro_name("zeroshot", r.init)
+        if r.primary:
+            out[stem + macro_name(r.benchmark)] = _fmt(r.primary.value)
+        if r.labels_per_example is not None:
+            out[stem + "LabelsPerExample" + macro_name(r.benchmark)] = _fmt(r.labels_per_example, 2)
+    for r in llm_runs(results):
+        if r.primary:
+            out["Llm" + macro_name(r.benchmark)] = _fmt(r.primary.value)
+        if r.labels_per_example is not None:
+            out["LlmLabelsPerExample" + macro_name(r.benchmark)] = _fmt(r.labels_per_example, 2)
+
+    he = results.get("humaneval") or {}
+    if he.get("n_annotators"):
+        out["HumanevalAnnotators"] = str(he["n_annotators"])
+    for q, d in (he.get("questions") or {}).items():
+        if isinstance(d, dict):
+            out[macro_name("humaneval", q)] = _pct(d.get("positive_rate"))
+            if isinstance(d.get("alpha_ordinal"), (int, float)):
+                out[macro_name("humaneval", q, "alpha")] = _fmt(d["alpha_ordinal"], 2)
+    return out
+
+
+def render_numbers(numbers: dict[str, str]) -> str:
+    lines = ["% Numbers quoted in the paper, generated from reports/results.json by stages/tables.py; do not edit.",
+             "% '--' marks a number the pipeline has not produced yet."]
+    for name in sorted(numbers):
+        value = numbers[name]
+        # Values are produced by the formatters above (digits, signs, '\%', '{,}');
+        # anything else would be data and is escaped.
+        if not all(ch.isdigit() or ch in "+-.{},%\\" for ch in value):
+            value = escape_latex(value)
+        lines.append(f"\\newcommand{{\\{name}}}{{{value}}}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,255 @@
+"""Gather every metrics JSON under ``outputs/metrics/`` into one results mapping.
+
+The mapping mirrors the folder layout: ``transfer/goemotions/base__frac1.0.json``
+becomes ``results["transfer"]["goemotions"]["base__frac1.0"]``. A part of the
+pipeline that has not run simply has no key; readers below return empty
+collections for it, so every table and figure omits what is missing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator, Optional
+
+from emopillars.io import read_json
+
+INITS = ("base", "contextless", "contextual")
+INIT_NAMES = {
+    "base": "Base encoder",
+    "contextless": "Emo Pillars (context-less)",
+    "contextual": "Emo Pillars (contextual)",
+    "llm": "LLM (generator)",
+}
+BENCHMARK_NAMES = {
+    "goemotions": "GoEmotions",
+    "isear": "ISEAR",
+    "meld": "MELD",
+    "iemocap": "IEMOCAP",
+    "emocontext": "EmoContext",
+}
+METRIC_NAMES = {
+    "macro_f1": "macro-F1",
+    "micro_f1": "micro-F1",
+    "weighted_f1": "weighted-F1",
+    "accuracy": "accuracy",
+    "micro_f1_happy_sad_angry": "micro-F1 (3 emotions)",
+}
+_RUN_NAME = re.compile(r"^(?P<init>[A-Za-z0-9_-]+?)__frac(?P<fraction>[0-9.eE+-]+)$")
+
+
+def aggregate(metrics_dir: str | os.PathLike, base: str | os.PathLike | None = None) -> dict:
+    """Read every ``*.json`` under ``metrics_dir`` into a nested mapping.
+
+    Returns ``{"sources": [relative paths], <folder>: {... <file stem>: content}}``.
+    A missing ``metrics_dir`` gives an empty mapping; a file that is not valid
+    JSON raises ``ValueError`` naming it (a broken metrics file is a bug upstream).
+    """
+    metrics_dir = Path(metrics_dir)
+    base = Path(base) if base is not None else metrics_dir.parent.parent
+    results: dict[str, Any] = {"sources": []}
+    if not metrics_dir.is_dir():
+        return results
+    for path in sorted(metrics_dir.rglob("*.json")):
+        if any(part.startswith(".") for part in path.relative_to(metrics_dir).parts):
+            continue  # atomic-write temporaries
+        rel = path.relative_to(metrics_dir)
+        node = results
+        for part in rel.parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ValueError(f"{path}: folder {part!r} clashes with a metrics file of the same name")
+        node[path.stem] = read_json(path)
+        try:
+            results["sources"].append(str(path.relative_to(base)))
+        except ValueError:
+            results["sources"].append(str(path))
+    return results
+
+
+def load_results(path: str | os.PathLike) -> dict:
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: results file not found (run the aggregate stage: dvc repro aggregate)")
+    results = read_json(path)
+    if not isinstance(results, dict):
+        raise ValueError(f"{path}: expected a JSON object of results, got {type(results).__name__}")
+    return results
+
+
+# --------------------------------------------------------------------------- readers
+@dataclass(frozen=True)
+class Score:
+    """One metric of one run: value and interval (either bound may be missing)."""
+
+    value: float
+    ci_low: Optional[float] = None
+    ci_high: Optional[float] = None
+
+    @property
+    def ci(self) -> Optional[tuple[float, float]]:
+        if self.ci_low is None or self.ci_high is None:
+            return None
+        return (self.ci_low, self.ci_high)
+
+
+def score(metrics: Any, name: str) -> Optional[Score]:
+    """``metrics[name]`` as a :class:`Score`; accepts ``{value, ci_low, ci_high}`` or a bare number."""
+    if not isinstance(metrics, dict) or name not in metrics:
+        return None
+    m = metrics[name]
+    if isinstance(m, (int, float)) and not isinstance(m, bool):
+        return Score(float(m))
+    if isinstance(m, dict) and isinstance(m.get("value"), (int, float)):
+        lo, hi = m.get("ci_low"), m.get("ci_high")
+        if lo is None and isinstance(m.get("ci"), (list, tuple)) and len(m["ci"]) == 2:
+            lo, hi = m["ci"]
+        return Score(float(m["value"]), _num(lo), _num(hi))
+    return None
+
+
+def _num(x: Any) -> Optional[float]:
+    return float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else None
+
+
+@dataclass(frozen=True)
+class Run:
+    """One evaluation (transfer, zero-shot or LLM baseline) read from the results."""
+
+    kind: str  # transfer | zeroshot | llm_baseline
+    benchmark: str
+    init: str
+    fraction: Optional[float]
+    data: dict
+    source: str
+
+    @property
+    def primary_metric(self) -> Optional[str]:
+        pm = self.data.get("primary_metric")
+        if isinstance(pm, str):
+            return pm
+        metrics = self.data.get("metrics") or {}
+        return next(iter(metrics), None)
+
+    @property
+    def primary(self) -> Optional[Score]:
+        pm = self.primary_metric
+        return score(self.data.get("metrics"), pm) if pm else None
+
+    def metric(self, name: str) -> Optional[Score]:
+        return score(self.data.get("metrics"), name)
+
+    @property
+    def labels_per_example(self) -> Optional[float]:
+        lpe = self.data.get("labels_per_example")
+        if isinstance(lpe, dict):
+            lpe = lpe.get("predicted", lpe.get("mean"))
+        return _num(lpe)
+
+    @property
+    def paired_test(self) -> Optional[dict]:
+        pt = self.data.get("paired_test")
+        return pt if isinstance(pt, dict) and _num(pt.get("p_value")) is not None else None
+
+
+def transfer_runs(results: dict) -> list[Run]:
+    runs = []
+    for bench, files in sorted((results.get("transfer") or {}).items()):
+        if not isinstance(files, dict):
+            continue
+        for stem, data in sorted(files.items()):
+            m = _RUN_NAME.match(stem)
+            if not m or not isinstance(data, dict):
+                continue
+            fraction = _num(data.get("fraction"))
+            if fraction is None:
+                fraction = float(m.group("fraction"))
+            runs.append(Run("transfer", data.get("benchmark", bench), data.get("init", m.group("init")), fraction, data,
+                            f"outputs/metrics/transfer/{bench}/{stem}.json"))
+    return runs
+
+
+def zeroshot_runs(results: dict) -> list[Run]:
+    runs = []
+    for bench, files in sorted((results.get("zeroshot") or {}).items()):
+        for init, data in sorted((files or {}).items()):
+            if isinstance(data, dict):
+                runs.append(Run("zeroshot", data.get("benchmark", bench), data.get("init", init), None, data,
+                                f"outputs/metrics/zeroshot/{bench}/{init}.json"))
+    return runs
+
+
+def llm_runs(results: dict) -> list[Run]:
+    runs = []
+    for bench, data in sorted((results.get("llm_baseline") or {}).items()):
+        if isinstance(data, dict) and "metrics" in data:
+            runs.append(Run("llm_baseline", data.get("benchmark", bench), "llm", None, data,
+                            f"outputs/metrics/llm_baseline/{bench}.json"))
+    return runs
+
+
+def benchmarks_in(runs: list[Run]) -> list[str]:
+    """Benchmarks in the canonical order of :data:`BENCHMARK_NAMES`, then any others."""
+    seen = {r.benchmark for r in runs}
+    order = [b for b in BENCHMARK_NAMES if b in seen]
+    return order + sorted(seen - set(order))
+
+
+def inits_in(runs: list[Run]) -> list[str]:
+    seen = {r.init for r in runs}
+    return [i for i in INITS if i in seen] + sorted(seen - set(INITS))
+
+
+def full_data_fraction(runs: list[Run]) -> Optional[float]:
+    """The largest training fraction present (1.0 when the full runs exist)."""
+    fractions = [r.fraction for r in runs if r.fraction is not None]
+    return max(fractions) if fractions else None
+
+
+def iter_dataset_stats(results: dict) -> Iterator[tuple[str, dict]]:
+    """``(dataset name, stats)`` from ``dataset_stats.json`` for each dataset it describes."""
+    stats = results.get("dataset_stats") or {}
+    # Accept either {name: stats} or {"datasets": {name: stats}}.
+    if isinstance(stats.get("datasets"), dict):
+        stats = stats["datasets"]
+    for name, value in stats.items():
+        if isinstance(value, dict):
+            yield name, value
+
+
+def benchmark_name(b: str) -> str:
+    return BENCHMARK_NAMES.get(b, b)
+
+
+def init_name(i: str) -> str:
+    return INIT_NAMES.get(i, i)
+
+
+def metric_name(m: Optional[str]) -> str:
+    return METRIC_NAMES.get(m or "", m or "")
+
+
+def dumps(results: dict) -> str:
+    return json.dumps(results, indent=2, ensure_ascii=False)
+
+
+SYNTHETIC_DATASETS = ("contextless", "contextual")
+
+
+def read_synthetic(data_dir: str | os.PathLike, splits: tuple[str, ...] = ("train",)) -> dict[str, list[dict]]:
+    """``{dataset: records}`` from ``data_dir/<dataset>/<split>.jsonl``; a missing file is skipped."""
+    from emopillars.io import read_jsonl
+
+    out: dict[str, list[dict]] = {}
+    for name in SYNTHETIC_DATASETS:
+        rows: list[dict] = []
+        for split in splits:
+            path = Path(data_dir) / name / f"{split}.jsonl"
+            if path.exists():
+                rows += read_jsonl(path)
+        if rows:
+            out[name] = rows
+    return out

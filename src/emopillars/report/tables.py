@@ -1,0 +1,354 @@
+"""Builders of the paper's tables, from the aggregated results to :class:`Table` data.
+
+Each builder returns a table with whatever the results hold: a benchmark that
+was not run has no column, an initialisation that was not trained has no row.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Iterable, Optional
+
+from emopillars.report.results import (
+    Run,
+    benchmark_name,
+    benchmarks_in,
+    full_data_fraction,
+    init_name,
+    inits_in,
+    iter_dataset_stats,
+    llm_runs,
+    metric_name,
+    score,
+    transfer_runs,
+    zeroshot_runs,
+)
+from emopillars.report.table import Cell, Column, Markup, Table, number_cell, score_cell, text_cell
+from emopillars.taxonomy import EMOTIONS
+
+SIGNIFICANCE = 0.05
+DATASET_NAMES = {
+    "contextless": "Emo Pillars (context-less)",
+    "contextual": "Emo Pillars (contextual)",
+    "goemotions": "GoEmotions",
+}
+SYNTH_STAGES = ("narratives", "characters", "utterances", "labels", "contexts", "curate")
+DIVERSITY_MEASURES = (
+    ("distinct_1", "dist-1", False),
+    ("distinct_2", "dist-2", False),
+    ("self_bleu", "self-BLEU", True),
+    ("mean_pairwise_similarity", "emb. sim.", True),
+)
+
+
+def fraction_label(f: float) -> str:
+    pct = 100 * f
+    return f"{pct:.0f}%" if pct >= 1 and float(pct).is_integer() else f"{pct:g}%"
+
+
+def _marker(run: Run) -> str:
+    pt = run.paired_test
+    if pt and pt["p_value"] < SIGNIFICANCE and (pt.get("delta") or 0) > 0:
+        return "dagger"
+    return ""
+
+
+def _dagger_note(t: Table) -> list:
+    if not any(c.marker == "dagger" for r in t.rows for c in r.cells):
+        return []
+    return [Markup(f"$\\dagger$: better than the base encoder, paired bootstrap $p < {SIGNIFICANCE}$.",
+                   f"†: better than the base encoder, paired bootstrap p < {SIGNIFICANCE}.")]
+
+
+def _primary_metric(runs: list[Run], benchmark: str) -> Optional[str]:
+    for r in runs:
+        if r.benchmark == benchmark and r.primary_metric:
+            return r.primary_metric
+    return None
+
+
+def _interval_note(runs: list[Run]) -> str:
+    levels = {r.data.get("confidence") for r in runs if isinstance(r.data.get("confidence"), (int, float))}
+    level = f"{100 * levels.pop():.0f}%" if len(levels) == 1 else "95%"
+    return f"Brackets: {level} bootstrap confidence interval."
+
+
+# --------------------------------------------------------------------------- (a) main results
+def main_table(results: dict) -> Table:
+    """Benchmark (columns) x initialisation (rows) at the largest training fraction."""
+    runs = transfer_runs(results)
+    full = full_data_fraction(runs)
+    runs = [r for r in runs if r.fraction == full]
+    benches = benchmarks_in(runs)
+    pct = f" ({fraction_label(full)} of each training set)" if full is not None and full < 1 else ""
+    t = Table("main", f"Fine-tuning results on the benchmarks{pct}, by initialisation of the encoder.",
+              "Initialisation", [Column(f"{benchmark_name(b)} {metric_name(_primary_metric(runs, b))}".strip())
+                                 for b in benches], wide=len(benches) > 3)
+    by_key = {(r.benchmark, r.init): r for r in runs}
+    for init in inits_in(runs):
+        cells = []
+        for b in benches:
+            r = by_key.get((b, init))
+            cells.append(score_cell(r.primary, r.source, marker=_marker(r)) if r else Cell(display="--"))
+        t.add_row(init_name(init), cells)
+    t.notes = ["Best per column in bold.", _interval_note(runs)] + _dagger_note(t)
+    return t.mark_best()
+
+
+# --------------------------------------------------------------------------- (b) low resource
+def lowres_table(results: dict) -> Table:
+    runs = transfer_runs(results)
+    fractions = sorted({r.fraction for r in runs if r.fraction is not None})
+    t = Table("lowres", "Low-resource fine-tuning: share of each benchmark's training data used.",
+              "Initialisation", [Column(fraction_label(f)) for f in fractions])
+    by_key = {(r.benchmark, r.init, r.fraction): r for r in runs}
+    for b in benchmarks_in(runs):
+        group = f"{benchmark_name(b)} ({metric_name(_primary_metric(runs, b))})"
+        for init in inits_in([r for r in runs if r.benchmark == b]):
+            cells = []
+            for f in fractions:
+                r = by_key.get((b, init, f))
+                cells.append(score_cell(r.primary, r.source, marker=_marker(r)) if r else Cell(display="--"))
+            t.add_row(init_name(init), cells, group=group)
+    t.notes = ["Best per benchmark and column in bold.", _interval_note(runs)] + _dagger_note(t)
+    return t.mark_best()
+
+
+# --------------------------------------------------------------------------- (c) dataset statistics
+def _count(d: dict, *keys: str) -> Optional[float]:
+    for k in keys:
+        v = d.get(k)
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            return float(v)
+        if isinstance(v, dict):  # {"count": n} or {"total": n}
+            for kk in ("count", "total", "n"):
+                if isinstance(v.get(kk), (int, float)):
+                    return float(v[kk])
+    return None
+
+
+def _drops(d: dict) -> dict[str, float]:
+    for k in ("dropped", "drops", "drop_reasons", "reasons", "rejected"):
+        v = d.get(k)
+        if isinstance(v, dict):
+            return {str(r): float(n) for r, n in v.items() if isinstance(n, (int, float))}
+    return {}
+
+
+def synth_counts_table(results: dict) -> Table:
+    """Counts in and out of every synthesis step with the reasons for each drop."""
+    synth = results.get("synth") or {}
+    stages = [s for s in SYNTH_STAGES if s in synth] + sorted(set(synth) - set(SYNTH_STAGES))
+    t = Table("synth_counts", "Synthesis pipeline: records in and out of each step, and why records were dropped.",
+              "Step", [Column("In", compare=False), Column("Out", compare=False), Column("Dropped", compare=False),
+                       Column("Reasons", align="p{6.2cm}", compare=False)], wide=True)
+    for stage in stages:
+        d = synth[stage]
+        if not isinstance(d, dict):
+            continue
+        src = f"outputs/metrics/synth/{stage}.json"
+        n_in = _count(d, "in", "n_in", "input", "inputs", "records_in")
+        n_out = _count(d, "out", "n_out", "output", "outputs", "kept", "records_out")
+        drops = _drops(d)
+        dropped = sum(drops.values()) if drops else _count(d, "n_dropped", "dropped")
+        reasons = "; ".join(f"{r.replace('_', ' ')}: {int(n):,}" for r, n in sorted(drops.items(), key=lambda x: -x[1]) if n)
+        t.add_row(stage, [number_cell(n_in, 0, src), number_cell(n_out, 0, src), number_cell(dropped, 0, src),
+                          text_cell(reasons or "--")])
+    return t
+
+
+def _mean(values: Iterable[float]) -> Optional[float]:
+    vals = [v for v in values if isinstance(v, (int, float))]
+    return sum(vals) / len(vals) if vals else None
+
+
+def _diversity(stats: dict) -> dict:
+    div = stats.get("diversity") or {}
+    return div if isinstance(div, dict) else {}
+
+
+def _per_class_diversity(stats: dict) -> dict[str, dict]:
+    div = _diversity(stats)
+    per_class = div.get("per_class", div)
+    return {k: v for k, v in per_class.items() if k in EMOTIONS and isinstance(v, dict)}
+
+
+def diversity_summary(stats: dict, measure: str) -> Optional[float]:
+    """Overall value of a diversity measure: the ``overall`` entry when given, else the mean over classes."""
+    overall = _diversity(stats).get("overall")
+    if isinstance(overall, dict) and isinstance(overall.get(measure), (int, float)):
+        return float(overall[measure])
+    return _mean(v.get(measure) for v in _per_class_diversity(stats).values())
+
+
+def labels_per_example(stats: dict) -> Optional[float]:
+    v = stats.get("labels_per_example")
+    if isinstance(v, dict):
+        v = v.get("mean")
+    return float(v) if isinstance(v, (int, float)) else None
+
+
+def oot_rate(stats: dict) -> Optional[float]:
+    v = stats.get("out_of_taxonomy", stats.get("oot"))
+    if isinstance(v, dict):
+        v = v.get("rate")
+    if v is None:
+        v = stats.get("oot_rate")
+    return float(v) if isinstance(v, (int, float)) else None
+
+
+def n_examples(stats: dict) -> Optional[float]:
+    return _count(stats, "n_examples", "examples", "n", "size")
+
+
+def dataset_stats_table(results: dict) -> Table:
+    """The synthetic datasets beside GoEmotions: size, labels per example, OOT rate, diversity."""
+    datasets = dict(iter_dataset_stats(results))
+    names = [n for n in DATASET_NAMES if n in datasets] + sorted(set(datasets) - set(DATASET_NAMES))
+    t = Table("dataset_stats", "The synthetic datasets beside GoEmotions (training split). Diversity measures are "
+              "means over the 28 classes; lower self-BLEU and embedding similarity mean more diverse text.",
+              "", [Column(DATASET_NAMES.get(n, n), compare=False) for n in names])
+    src = "outputs/metrics/dataset_stats.json"
+    rows = [("Examples", lambda s: number_cell(n_examples(s), 0, src)),
+            ("Labels per example", lambda s: number_cell(labels_per_example(s), 2, src)),
+            ("Out-of-taxonomy rate", lambda s: number_cell(oot_rate(s), 3, src, percent=True))]
+    rows += [(label, (lambda m: lambda s: number_cell(diversity_summary(s, m), 3, src))(key))
+             for key, label, _ in DIVERSITY_MEASURES]
+    for label, make in rows:
+        cells = [make(datasets[n]) for n in names]
+        if any(c.value is not None for c in cells):
+            t.add_row(label, cells)
+    return t
+
+
+# --------------------------------------------------------------------------- (d) diversity per class
+def diversity_table(results: dict, synthetic: str = "contextless", reference: str = "goemotions") -> Table:
+    datasets = dict(iter_dataset_stats(results))
+    syn = _per_class_diversity(datasets.get(synthetic, {}))
+    ref = _per_class_diversity(datasets.get(reference, {}))
+    present = [(k, label, low) for k, label, low in DIVERSITY_MEASURES
+               if any(k in v for v in syn.values()) or any(k in v for v in ref.values())]
+    short = {synthetic: "EP", reference: "GE"}
+    cols = [Column(f"{label} {short.get(d, d)}", lower_is_better=low) for k, label, low in present
+            for d in (synthetic, reference)]
+    t = Table("diversity", f"Diversity per class: EP = {DATASET_NAMES.get(synthetic, synthetic)}, "
+              f"GE = {DATASET_NAMES.get(reference, reference)}. The more diverse of the two is in bold.",
+              "Emotion", cols, wide=True, font_size="footnotesize", col_sep="3pt")
+    src = "outputs/metrics/dataset_stats.json"
+    for emotion in EMOTIONS:
+        if emotion not in syn and emotion not in ref:
+            continue
+        cells = []
+        for k, _, low in present:
+            pair = [number_cell((syn.get(emotion) or {}).get(k), 2, src, lower_is_better=low),
+                    number_cell((ref.get(emotion) or {}).get(k), 2, src, lower_is_better=low)]
+            values = [c.value for c in pair]
+            if None not in values and values[0] != values[1]:
+                best = min(values) if low else max(values)
+                for c in pair:
+                    c.best = c.value == best
+            cells += pair
+        t.add_row(emotion, cells)
+    return t
+
+
+# --------------------------------------------------------------------------- (e) zero-shot and LLM baseline
+def zeroshot_table(results: dict) -> Table:
+    zs, llm = zeroshot_runs(results), llm_runs(results)
+    runs = zs + llm
+    benches = benchmarks_in(runs)
+    cols = []
+    for b in benches:
+        cols.append(Column(f"{benchmark_name(b)} {metric_name(_primary_metric(runs, b))}"))
+        cols.append(Column("lab./ex.", compare=False))
+    t = Table("zeroshot", "Zero-shot transfer of the Emo Pillars models through the label mapping (no benchmark "
+              "training), and the generator LLM as a classifier (structured output). lab./ex.: labels predicted per "
+              "example.",
+              "System", cols, wide=len(benches) > 2, font_size="footnotesize", col_sep="2.5pt")
+    by_key = {(r.kind, r.benchmark, r.init): r for r in runs}
+    systems = [("zeroshot", i, f"{init_name(i)}") for i in inits_in(zs)]
+    if llm:
+        models = {r.data.get("model") for r in llm if r.data.get("model")}
+        systems.append(("llm_baseline", "llm", "LLM" + (f" ({models.pop()})" if len(models) == 1 else "")))
+    for kind, init, label in systems:
+        cells = []
+        for b in benches:
+            r = by_key.get((kind, b, init))
+            if r is None:
+                cells += [Cell(display="--"), Cell(display="--")]
+                continue
+            cells += [score_cell(r.primary, r.source), number_cell(r.labels_per_example, 2, r.source)]
+        t.add_row(label, cells)
+    gold = []
+    for b in benches:
+        g = next((r.data.get("gold_labels_per_example") for r in runs if r.benchmark == b
+                  and isinstance(r.data.get("gold_labels_per_example"), (int, float))), None)
+        gold += [Cell(display=""), number_cell(g, 2)]
+    if any(c.value is not None for c in gold):
+        t.add_row("Gold labels", gold)
+    t.notes = ["Best per column in bold.", _interval_note(runs)]
+    return t.mark_best()
+
+
+# --------------------------------------------------------------------------- examples
+def examples_table(datasets: dict[str, list[dict]], per_dataset: int, seed: int = 13) -> Table:
+    """A few synthetic examples per dataset, chosen with ``seed`` across different primary emotions."""
+    t = Table("examples", "Examples of synthetic utterances with their labels (chosen at random, one per emotion).",
+              "Labels", [Column("Example", align="p{12cm}", compare=False)], wide=True, font_size="footnotesize")
+    for name, rows in datasets.items():
+        chosen = choose_examples(rows, per_dataset, seed)
+        for rec in chosen:
+            text = f"\u201c{rec.get('utterance', '')}\u201d"
+            if rec.get("context"):
+                who = rec.get("character") or "the speaker"
+                text = f"Context: {rec['context']} Speaker: {who}. Utterance: {text}"
+            t.add_row(", ".join(rec.get("labels") or []), [text_cell(text)], group=DATASET_NAMES.get(name, name))
+    return t
+
+
+def choose_examples(rows: list[dict], n: int, seed: int) -> list[dict]:
+    rng = random.Random(seed)
+    pool = [r for r in rows if r.get("utterance")]
+    rng.shuffle(pool)
+    chosen, seen = [], set()
+    for r in pool:
+        if r.get("primary_emotion") not in seen:
+            chosen.append(r)
+            seen.add(r.get("primary_emotion"))
+        if len(chosen) == n:
+            break
+    return chosen
+
+
+# --------------------------------------------------------------------------- human evaluation
+def humaneval_table(results: dict) -> Table:
+    he = results.get("humaneval") or {}
+    questions = he.get("questions") or {}
+    t = Table("humaneval", "Human evaluation of a blind, stratified sample of synthetic examples: share of positive "
+              "answers, mean rating, and agreement between annotators (Krippendorff's alpha).",
+              "Question", [Column("Items", compare=False), Column("Ratings", compare=False),
+                           Column("Positive", compare=False), Column("Mean", compare=False),
+                           Column(Markup("$\\alpha$ nominal", "α nominal"), compare=False),
+                           Column(Markup("$\\alpha$ ordinal", "α ordinal"), compare=False)])
+    src = "outputs/metrics/humaneval.json"
+    for q, d in questions.items():
+        if not isinstance(d, dict):
+            continue
+        t.add_row(d.get("title", q), [number_cell(d.get("n_items"), 0, src), number_cell(d.get("n_ratings"), 0, src),
+                                      number_cell(d.get("positive_rate"), 3, src, percent=True),
+                                      number_cell(d.get("mean"), 2, src),
+                                      number_cell(d.get("alpha_nominal"), 3, src),
+                                      number_cell(d.get("alpha_ordinal"), 3, src)])
+    if he.get("n_annotators"):
+        t.notes = [f"{he['n_annotators']} annotators."]
+    return t
+
+
+def all_tables(results: dict, datasets: dict[str, list[dict]], examples_per_dataset: int, seed: int) -> list[Table]:
+    return [main_table(results), lowres_table(results), synth_counts_table(results), dataset_stats_table(results),
+            diversity_table(results), zeroshot_table(results), humaneval_table(results),
+            examples_table(datasets, examples_per_dataset, seed)]
+
+
+__all__ = ["all_tables", "main_table", "lowres_table", "synth_counts_table", "dataset_stats_table",
+           "diversity_table", "zeroshot_table", "examples_table", "humaneval_table", "score"]

@@ -1,0 +1,72 @@
+"""Figures are drawn from metrics and data files only, as non-empty PDF and PNG images."""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from emopillars.io import read_jsonl
+from emopillars.report.figures import FIGURES, cooccurrence_matrix, make_figures, read_curves
+from emopillars.report.results import aggregate
+from emopillars.taxonomy import EMOTION_INDEX
+
+FIX = Path(__file__).parent / "fixtures" / "results"
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
+    return struct.unpack(">II", data[16:24])
+
+
+@pytest.fixture(scope="module")
+def drawn(tmp_path_factory):
+    out = tmp_path_factory.mktemp("figures")
+    results = aggregate(FIX / "outputs" / "metrics")
+    rows = read_jsonl(FIX / "data" / "emopillars" / "contextless" / "train.jsonl")
+    return out, make_figures(results, rows, FIX / "outputs" / "plots" / "train", out, ("pdf", "png"))
+
+
+def test_every_figure_is_written_as_pdf_and_png(drawn):
+    out, written = drawn
+    assert set(written) == set(FIGURES)
+    for name, paths in written.items():
+        assert sorted(p.suffix for p in paths) == [".pdf", ".png"], name
+        pdf = out / f"{name}.pdf"
+        assert pdf.read_bytes()[:5] == b"%PDF-" and pdf.stat().st_size > 5000
+        w, h = png_size(out / f"{name}.png")
+        assert w > 300 and h > 200, (name, w, h)
+
+
+def test_png_is_not_blank(drawn):
+    import matplotlib.image as mpimg
+
+    out, _ = drawn
+    for name in FIGURES:
+        img = mpimg.imread(out / f"{name}.png")
+        assert img[..., :3].std() > 0.05, f"{name}.png looks empty"
+
+
+def test_missing_inputs_leave_figures_out_instead_of_failing(tmp_path):
+    written = make_figures({"sources": []}, [], tmp_path / "no-plots", tmp_path / "fig", ("png",))
+    assert all(paths == [] for paths in written.values())
+    assert not list(tmp_path.rglob("*.png"))
+
+
+def test_cooccurrence_counts_pairs_of_labels():
+    rows = [{"labels": ["joy", "love"]}, {"labels": ["joy"]}, {"labels": ["joy", "love", "not-an-emotion"]}]
+    counts, totals = cooccurrence_matrix(rows)
+    j, l = EMOTION_INDEX["joy"], EMOTION_INDEX["love"]
+    assert totals[j] == 3 and totals[l] == 2
+    assert counts[j, l] == counts[l, j] == 2
+    assert counts.sum() == 3 + 2 + 2 * 2  # diagonal plus both orders of the pair
+
+
+def test_training_curves_read_dvc_plot_tables():
+    curves = read_curves(FIX / "outputs" / "plots" / "train")
+    assert set(curves) == {"loss", "macro_f1"}
+    xname, x, y = curves["macro_f1"]["contextless"]
+    assert xname == "epoch" and list(x) == [1, 2, 3] and np.all(np.diff(y) > 0)

@@ -1,0 +1,185 @@
+"""Aggregate, tables and numbers from the results fixture (tests/fixtures/results, the pipeline's layout)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from emopillars.report.numbers import REQUIRED, compute_numbers, render_numbers
+from emopillars.report.results import aggregate, read_synthetic, transfer_runs
+from emopillars.report.table import render
+from emopillars.report import tables as T
+
+FIX = Path(__file__).parent / "fixtures" / "results"
+TEMPLATES = Path(__file__).resolve().parents[1] / "reports" / "templates"
+
+
+@pytest.fixture(scope="module")
+def results():
+    return aggregate(FIX / "outputs" / "metrics")
+
+
+def _fixture_json(rel):
+    return json.loads((FIX / "outputs" / "metrics" / rel).read_text())
+
+
+def test_aggregate_mirrors_the_metrics_folders(results):
+    files = sorted((FIX / "outputs" / "metrics").rglob("*.json"))
+    assert len(results["sources"]) == len(files)
+    assert results["transfer"]["goemotions"]["base__frac1.0"] == _fixture_json("transfer/goemotions/base__frac1.0.json")
+    assert results["dataset_stats"] == _fixture_json("dataset_stats.json")
+    assert "meld" in results["transfer"] and "contextual__frac0.01" not in results["transfer"]["meld"]
+
+
+def test_aggregate_tolerates_missing_parts_and_names_broken_files(tmp_path):
+    assert aggregate(tmp_path / "nothing") == {"sources": []}
+    (tmp_path / "m" / "synth").mkdir(parents=True)
+    (tmp_path / "m" / "synth" / "labels.json").write_text('{"in": 3,')
+    with pytest.raises(ValueError, match="labels.json"):
+        aggregate(tmp_path / "m")
+
+
+def test_aggregate_stage_writes_results_for_dvc_metrics(tmp_path):
+    import sys
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "stages"))
+    import aggregate as stage  # stages/aggregate.py
+
+    out = tmp_path / "reports" / "results.json"
+    assert stage.main(["--metrics-dir", str(FIX / "outputs" / "metrics"), "--out", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert data["zeroshot"]["isear"]["contextless"]["labels_per_example"] == 1.4
+
+
+def test_main_table_marks_the_best_initialisation_per_benchmark(results):
+    t = T.main_table(results)
+    headers = [c.header for c in t.columns]
+    assert headers == ["GoEmotions macro-F1", "ISEAR macro-F1", "MELD weighted-F1"]
+    assert [r.header for r in t.rows] == ["Base encoder", "Emo Pillars (context-less)", "Emo Pillars (contextual)"]
+    for j, bench in enumerate(["goemotions", "isear", "meld"]):
+        values = {i: _fixture_json(f"transfer/{bench}/{i}__frac1.0.json") for i in ("base", "contextless", "contextual")}
+        primary = {i: v["metrics"][v["primary_metric"]]["value"] for i, v in values.items()}
+        best = max(primary, key=primary.get)
+        marked = [r.header for r in t.rows if r.cells[j].best]
+        assert marked == [{"base": "Base encoder", "contextless": "Emo Pillars (context-less)",
+                           "contextual": "Emo Pillars (contextual)"}[best]]
+        base_cell = t.rows[0].cells[j]
+        assert base_cell.ci == (values["base"]["metrics"][values["base"]["primary_metric"]]["ci_low"],
+                                values["base"]["metrics"][values["base"]["primary_metric"]]["ci_high"])
+        assert base_cell.source == f"outputs/metrics/transfer/{bench}/base__frac1.0.json"
+
+
+def test_lower_is_better_columns_mark_the_minimum():
+    from emopillars.report.table import Cell, Column, Table
+
+    t = Table("x", "c", "r", [Column("loss", lower_is_better=True), Column("f1")])
+    t.add_row("a", [Cell(0.2, "0.2"), Cell(0.5, "0.5")])
+    t.add_row("b", [Cell(0.1, "0.1"), Cell(0.4, "0.4")])
+    t.mark_best()
+    assert [r.cells[0].best for r in t.rows] == [False, True]
+    assert [r.cells[1].best for r in t.rows] == [True, False]
+
+
+def test_low_resource_table_leaves_a_missing_run_empty(results):
+    t = T.lowres_table(results)
+    assert [c.header for c in t.columns] == ["1%", "10%", "100%"]
+    meld = [r for r in t.rows if r.group.startswith("MELD")]
+    contextual = next(r for r in meld if r.header == "Emo Pillars (contextual)")
+    assert contextual.cells[0].value is None and contextual.cells[0].display == "--"
+    # best is marked within each benchmark, not across benchmarks
+    for group in {r.group for r in t.rows}:
+        rows = [r for r in t.rows if r.group == group]
+        for j in range(3):
+            assert sum(r.cells[j].best for r in rows) >= 1
+
+
+def test_every_table_renders_latex_and_markdown_twins(results, tmp_path):
+    datasets = read_synthetic(FIX / "data" / "emopillars")
+    tables = T.all_tables(results, datasets, 3, 13)
+    assert {t.name for t in tables} == {"main", "lowres", "synth_counts", "dataset_stats", "diversity", "zeroshot",
+                                        "humaneval", "examples"}
+    for t in tables:
+        assert not t.is_empty, t.name
+        tex, md = render(t, TEMPLATES)
+        assert "\\toprule" in tex and "\\bottomrule" in tex and f"\\label{{{t.latex_label}}}" in tex
+        assert tex.count("\\begin{tabular}") == 1 and tex.count("\\end{tabular}") == 1
+        n_md_rows = sum(1 for line in md.splitlines() if line.startswith("| ") and not line.startswith("| *"))
+        assert n_md_rows == len(t.rows) + 1, t.name  # header + one line per row
+        for row in t.rows:
+            for cell in row.cells:
+                if cell.best:
+                    assert f"**{cell.display}**" in md
+
+
+def test_synth_counts_and_dataset_stats_come_from_the_metrics(results):
+    counts = T.synth_counts_table(results)
+    curate = next(r for r in counts.rows if r.header == "curate")
+    assert [c.value for c in curate.cells[:3]] == [1786, 1503, 283]
+    assert "near duplicate: 214" in curate.cells[3].display
+    stats = T.dataset_stats_table(results)
+    oot = next(r for r in stats.rows if r.header == "Out-of-taxonomy rate")
+    assert oot.cells[0].display == "3.1%" and oot.cells[2].display == "--"  # GoEmotions has no OOT rate
+
+
+def test_zeroshot_table_reports_labels_per_example_of_each_system(results):
+    t = T.zeroshot_table(results)
+    llm = next(r for r in t.rows if r.header.startswith("LLM"))
+    goemotions_lpe = llm.cells[1]
+    assert goemotions_lpe.value == 3.42
+    assert llm.cells[5].display == "--"  # no LLM baseline on MELD in the fixture
+
+
+def test_examples_table_escapes_generated_utterances(results):
+    datasets = read_synthetic(FIX / "data" / "emopillars")
+    rows = [{"utterance": r"Leak \input{secret} & 100% $x$", "labels": ["anger"], "primary_emotion": "anger"}]
+    t = T.examples_table({**datasets, "contextless": rows}, 1, 13)
+    tex, _ = render(t, TEMPLATES)
+    assert r"\textbackslash{}input\{secret\} \& 100\% \$x\$" in tex
+    assert "\\input{secret}" not in tex
+
+
+def test_partial_results_render_without_crashing(tmp_path):
+    part = tmp_path / "metrics"
+    shutil.copytree(FIX / "outputs" / "metrics" / "transfer" / "goemotions", part / "transfer" / "goemotions")
+    results = aggregate(part)
+    tables = T.all_tables(results, {}, 3, 13)
+    by_name = {t.name: t for t in tables}
+    assert [c.header for c in by_name["main"].columns] == ["GoEmotions macro-F1"]
+    assert by_name["synth_counts"].is_empty and by_name["humaneval"].is_empty
+    tex, md = render(by_name["humaneval"], TEMPLATES)
+    assert "no results yet" in tex and "no results yet" in md
+    numbers = compute_numbers(results)
+    assert numbers["NExamplesContextless"] == "--" and numbers["GoemotionsBaseFull"] == "0.470"
+
+
+def test_numbers_file_defines_valid_macros(results):
+    numbers = compute_numbers(results)
+    assert set(REQUIRED) <= set(numbers)
+    text = render_numbers(numbers)
+    names = re.findall(r"\\newcommand\{\\([^}]*)\}", text)
+    assert len(names) == len(set(names)) == len(numbers)
+    assert all(re.fullmatch(r"[A-Za-z]+", n) for n in names)
+    assert numbers["OotRateContextless"] == "3.1\\%"
+    assert numbers["GoemotionsContextlessDeltaFull"] == "+0.020"
+    assert numbers["NExamplesGoemotions"] == "43{,}410"
+    assert numbers["HumanevalAnnotators"] == "3"
+
+
+def test_tables_stage_writes_tables_and_numbers(tmp_path):
+    import sys
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "stages"))
+    import aggregate as agg_stage
+    import tables as tables_stage
+
+    res = tmp_path / "results.json"
+    agg_stage.main(["--metrics-dir", str(FIX / "outputs" / "metrics"), "--out", str(res)])
+    rc = tables_stage.main(["--params", str(Path(__file__).resolve().parents[1] / "params.yaml"), "--results", str(res),
+                            "--templates", str(TEMPLATES), "--data-dir", str(FIX / "data" / "emopillars"),
+                            "--out-dir", str(tmp_path / "tables"), "--numbers", str(tmp_path / "numbers.tex")])
+    assert rc == 0
+    written = sorted(p.name for p in (tmp_path / "tables").iterdir())
+    assert "main.md" in written and "main.tex" in written and len(written) == 16
+    assert "Emo Pillars (context-less)" in (tmp_path / "tables" / "main.md").read_text()
