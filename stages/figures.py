@@ -2,7 +2,7 @@
 
     python stages/figures.py --params params.yaml --results reports/results.json \
         --train-data data/emopillars/contextless/train.jsonl --train-plots outputs/plots/train \
-        --out-dir reports/figures
+        --goemotions data/raw/goemotions --out-dir reports/figures
 
 A figure whose inputs do not exist yet is left out (and reported), not an error.
 """
@@ -24,6 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--results", required=True)
     p.add_argument("--train-data", required=True, help="JSONL of synthetic examples for the co-occurrence heatmap")
     p.add_argument("--train-plots", required=True, help="folder of training curves, one sub-folder per model")
+    p.add_argument("--goemotions", default=None, help="GoEmotions TSV folder, for its label distribution")
     p.add_argument("--out-dir", required=True)
     args = p.parse_args(argv)
 
@@ -31,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     results = load_results(args.results)
     train_rows = read_jsonl(args.train_data) if Path(args.train_data).exists() else []
     Path(args.out_dir).mkdir(parents=True, exist_ok=True)
-    written = make_figures(results, train_rows, args.train_plots, args.out_dir, params.formats)
+    written = make_figures(results, train_rows, args.train_plots, args.out_dir, params.formats, args.goemotions)
     drawn = [n for n, paths in written.items() if paths]
     skipped = [n for n, paths in written.items() if not paths]
     print(f"figures: {len(drawn)} drawn ({', '.join(drawn) or 'none'}) as {'+'.join(params.formats)} -> {args.out_dir}"

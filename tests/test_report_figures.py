@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import struct
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from emopillars.report.results import aggregate
 from emopillars.taxonomy import EMOTION_INDEX
 
 FIX = Path(__file__).parent / "fixtures" / "results"
+MIRROR = Path(os.environ.get("EMOPILLARS_DATA_MIRROR") or Path(__file__).resolve().parents[2] / "shared" / "data")
 
 
 def png_size(path: Path) -> tuple[int, int]:
@@ -27,7 +29,8 @@ def drawn(tmp_path_factory):
     out = tmp_path_factory.mktemp("figures")
     results = aggregate(FIX / "outputs" / "metrics")
     rows = read_jsonl(FIX / "data" / "emopillars" / "contextless" / "train.jsonl")
-    return out, make_figures(results, rows, FIX / "outputs" / "plots" / "train", out, ("pdf", "png"))
+    return out, make_figures(results, rows, FIX / "outputs" / "plots" / "train", out, ("pdf", "png"),
+                             MIRROR / "goemotions")
 
 
 def test_every_figure_is_written_as_pdf_and_png(drawn):
@@ -63,6 +66,16 @@ def test_cooccurrence_counts_pairs_of_labels():
     assert totals[j] == 3 and totals[l] == 2
     assert counts[j, l] == counts[l, j] == 2
     assert counts.sum() == 3 + 2 + 2 * 2  # diagonal plus both orders of the pair
+
+
+@pytest.mark.skipif(not (MIRROR / "goemotions" / "train.tsv").exists(), reason="GoEmotions mirror not present")
+def test_goemotions_label_distribution_from_the_real_training_split():
+    from emopillars.report.figures import goemotions_label_distribution
+
+    counts = goemotions_label_distribution(MIRROR / "goemotions")
+    assert set(counts) == set(EMOTION_INDEX)
+    assert max(counts, key=counts.get) == "neutral"  # the most frequent GoEmotions label
+    assert sum(counts.values()) > 43410  # multi-label: more labels than the 43,410 examples
 
 
 def test_training_curves_read_dvc_plot_tables():

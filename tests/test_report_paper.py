@@ -14,6 +14,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 FIX = Path(__file__).parent / "fixtures" / "results"
+MIRROR = Path(os.environ.get("EMOPILLARS_DATA_MIRROR") or ROOT.parent / "shared" / "data")
 TARGET = re.compile(r"\\(?:input|includegraphics|generatedfigure)(?:\[[^\]]*\])?(?:\{[^}]*\})?\{([^}]+)\}")
 
 
@@ -76,7 +77,7 @@ def _build_reports(root: Path) -> None:
          "--numbers", str(r / "numbers.tex")],
         [py, "stages/figures.py", "--params", "params.yaml", "--results", str(r / "results.json"), "--train-data",
          str(FIX / "data/emopillars/contextless/train.jsonl"), "--train-plots", str(FIX / "outputs/plots/train"),
-         "--out-dir", str(r / "figures")],
+         "--goemotions", str(MIRROR / "goemotions"), "--out-dir", str(r / "figures")],
     ]
     for cmd in cmds:
         subprocess.run(cmd, cwd=ROOT, env=env, check=True, capture_output=True, text=True)

@@ -116,12 +116,38 @@ def test_every_table_renders_latex_and_markdown_twins(results, tmp_path):
 
 def test_synth_counts_and_dataset_stats_come_from_the_metrics(results):
     counts = T.synth_counts_table(results)
-    curate = next(r for r in counts.rows if r.header == "curate")
+    rows = {r.header: r for r in counts.rows}
+    assert list(rows)[:5] == ["narratives", "characters", "utterances", "labels", "contexts"]
+    curate = rows["curate (context-less)"]
     assert [c.value for c in curate.cells[:3]] == [1786, 1503, 283]
     assert "near duplicate: 214" in curate.cells[3].display
+    characters = rows["characters"]  # units come from the metrics' own key names
+    assert characters.cells[0].display == "60 passages" and characters.cells[1].display == "171 characters"
+    assert characters.cells[2].value == 27 and "name not in passage: 23" in characters.cells[3].display
     stats = T.dataset_stats_table(results)
-    oot = next(r for r in stats.rows if r.header == "Out-of-taxonomy rate")
-    assert oot.cells[0].display == "3.1%" and oot.cells[2].display == "--"  # GoEmotions has no OOT rate
+    by = {r.header: r for r in stats.rows}
+    assert [c.header for c in stats.columns] == ["Emo Pillars (context-less)", "Emo Pillars (contextual)", "GoEmotions"]
+    assert [c.value for c in by["Examples"].cells] == [1503, 541, 43410]
+    assert by["Labels per example"].cells[2].value == 1.18
+    # the labelling step's report for context-less, the in-context relabelling's for contextual, none for GoEmotions
+    assert [c.display for c in by["Out-of-taxonomy emotion words"].cells] == ["3.1%", "2.7%", "--"]
+    assert by["... with naive word matching"].cells[0].display == "7.1%"
+    # GoEmotions diversity measured beside the context-less set on samples of the same sizes
+    ge = _fixture_json("dataset_stats.json")["datasets"]["contextless"]["diversity"]["goemotions_same_sizes"]["macro"]
+    assert by["self-BLEU"].cells[2].value == pytest.approx(ge["self_bleu"])
+    assert by["emb. sim."].cells[2].value == pytest.approx(ge["embedding_similarity"])
+
+
+def test_diversity_table_pairs_each_class_with_goemotions(results):
+    t = T.diversity_table(results)
+    assert len(t.rows) == 28 and len(t.columns) == 8
+    stats = _fixture_json("dataset_stats.json")["datasets"]["contextless"]["diversity"]
+    joy = next(r for r in t.rows if r.header == "joy")
+    ours, ge = stats["ours"]["per_class"]["joy"], stats["goemotions_same_sizes"]["per_class"]["joy"]
+    assert [joy.cells[2].value, joy.cells[3].value] == [ours["distinct_2"], ge["distinct_2"]]
+    # higher distinct-2 is more diverse, lower self-BLEU is more diverse
+    assert joy.cells[2].best == (ours["distinct_2"] > ge["distinct_2"])
+    assert joy.cells[4].best == (ours["self_bleu"] < ge["self_bleu"])
 
 
 def test_zeroshot_table_reports_labels_per_example_of_each_system(results):
@@ -165,6 +191,7 @@ def test_numbers_file_defines_valid_macros(results):
     assert numbers["OotRateContextless"] == "3.1\\%"
     assert numbers["GoemotionsContextlessDeltaFull"] == "+0.020"
     assert numbers["NExamplesGoemotions"] == "43{,}410"
+    assert numbers["NExamplesContextual"] == "541"
     assert numbers["HumanevalAnnotators"] == "3"
 
 

@@ -63,12 +63,27 @@ def _shares(dist: dict) -> Optional[np.ndarray]:
     return counts / counts.sum() if counts.sum() > 0 else None
 
 
+def goemotions_label_distribution(goemotions_dir: str | os.PathLike, split: str = "train") -> Optional[dict]:
+    """Label counts of a GoEmotions split read from its TSV files (``None`` if the folder is absent)."""
+    if not goemotions_dir or not (Path(goemotions_dir) / f"{split}.tsv").is_file():
+        return None
+    from emopillars.data.readers import read_goemotions
+
+    counts = dict.fromkeys(EMOTIONS, 0)
+    for rec in read_goemotions(goemotions_dir)[split]:
+        for label in rec.labels:
+            counts[label] = counts.get(label, 0) + 1
+    return counts
+
+
 def label_distribution_figure(results: dict, synthetic: Iterable[str] = ("contextless", "contextual"),
-                              reference: str = "goemotions"):
+                              reference: str = "goemotions", reference_counts: Optional[dict] = None):
     datasets = dict(iter_dataset_stats(results))
     series = []
     for name in [*synthetic, reference]:
         dist = (datasets.get(name) or {}).get("label_distribution")
+        if dist is None and name == reference:
+            dist = reference_counts
         if isinstance(dist, dict) and isinstance(dist.get("counts"), dict):
             dist = dist["counts"]
         shares = _shares(dist) if isinstance(dist, dict) else None
@@ -273,10 +288,16 @@ FIGURES = ("label_distribution", "per_class_f1", "low_resource", "diversity", "c
 
 
 def make_figures(results: dict, train_rows: Optional[list[dict]], plots_dir: str | os.PathLike,
-                 out_dir: str | os.PathLike, formats: Iterable[str] = ("pdf", "png")) -> dict[str, list[Path]]:
-    """Draw every figure there is data for; ``{figure name: written paths}`` (empty list: no data)."""
+                 out_dir: str | os.PathLike, formats: Iterable[str] = ("pdf", "png"),
+                 goemotions_dir: str | os.PathLike | None = None) -> dict[str, list[Path]]:
+    """Draw every figure there is data for; ``{figure name: written paths}`` (empty list: no data).
+
+    ``goemotions_dir`` (the GoEmotions TSV folder) supplies its label distribution
+    when ``dataset_stats.json`` does not carry it.
+    """
     makers = {
-        "label_distribution": lambda: label_distribution_figure(results),
+        "label_distribution": lambda: label_distribution_figure(
+            results, reference_counts=goemotions_label_distribution(goemotions_dir) if goemotions_dir else None),
         "per_class_f1": lambda: per_class_f1_figure(results),
         "low_resource": lambda: low_resource_figure(results),
         "diversity": lambda: diversity_figure(results),

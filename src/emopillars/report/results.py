@@ -209,15 +209,86 @@ def full_data_fraction(runs: list[Run]) -> Optional[float]:
     return max(fractions) if fractions else None
 
 
+def _norm_diversity(div: Any) -> dict:
+    """``{"per_class": {class: measures}, "overall": measures}`` with one name per measure."""
+    if not isinstance(div, dict):
+        return {}
+    aliases = {"embedding_similarity": "mean_pairwise_similarity", "embedding_sim": "mean_pairwise_similarity"}
+
+    def norm(m: Any) -> dict:
+        return {aliases.get(k, k): v for k, v in m.items()} if isinstance(m, dict) else {}
+
+    per_class = div.get("per_class")
+    if not isinstance(per_class, dict):  # a bare {class: measures} mapping
+        per_class = {k: v for k, v in div.items() if isinstance(v, dict) and k not in ("overall", "macro")}
+    overall = div.get("overall", div.get("macro"))
+    return {"per_class": {k: norm(v) for k, v in per_class.items()}, "overall": norm(overall)}
+
+
 def iter_dataset_stats(results: dict) -> Iterator[tuple[str, dict]]:
-    """``(dataset name, stats)`` from ``dataset_stats.json`` for each dataset it describes."""
-    stats = results.get("dataset_stats") or {}
-    # Accept either {name: stats} or {"datasets": {name: stats}}.
-    if isinstance(stats.get("datasets"), dict):
-        stats = stats["datasets"]
-    for name, value in stats.items():
-        if isinstance(value, dict):
-            yield name, value
+    """``(dataset name, stats)`` from ``dataset_stats.json``, normalised to one shape.
+
+    Accepts ``{name: stats}`` or ``{"datasets": {name: stats}, "goemotions": stats,
+    "out_of_taxonomy": {...}}``. Each yielded ``stats`` has, where known:
+    ``examples``, ``label_distribution``, ``labels_per_example`` (a number),
+    ``out_of_taxonomy`` (``{"rate", "label_leakage_rate", "naive_label_leakage_rate"}``)
+    and ``diversity`` (``{"per_class", "overall"}``). When the synthetic
+    datasets carry GoEmotions diversity measured on samples of the same sizes
+    (``diversity.goemotions_same_sizes``), GoEmotions' diversity is the one
+    measured beside the context-less set.
+    """
+    raw = results.get("dataset_stats") or {}
+    if not isinstance(raw, dict):
+        return
+    found: dict[str, dict] = {}
+    if isinstance(raw.get("datasets"), dict):
+        found.update({k: v for k, v in raw["datasets"].items() if isinstance(v, dict)})
+    for k, v in raw.items():
+        if k not in ("datasets", "counts", "out_of_taxonomy") and isinstance(v, dict) and k not in found:
+            found[k] = v
+    reference_diversity: dict = {}
+    views: dict[str, dict] = {}
+    for name, st in found.items():
+        view = dict(st)
+        if "examples" not in view:
+            for k in ("n_examples", "n", "size"):
+                if isinstance(st.get(k), (int, float)):
+                    view["examples"] = st[k]
+                    break
+        lpe = st.get("labels_per_example")
+        view["labels_per_example"] = _num(lpe.get("mean") if isinstance(lpe, dict) else lpe)
+        oot = st.get("out_of_taxonomy", st.get("oot"))
+        if isinstance(oot, dict):
+            view["out_of_taxonomy"] = {"rate": _num(oot.get("rate", oot.get("out_of_taxonomy_rate"))),
+                                       "label_leakage_rate": _num(oot.get("label_leakage_rate")),
+                                       "naive_label_leakage_rate": _num(oot.get("naive_label_leakage_rate"))}
+        elif _num(oot) is not None or _num(st.get("oot_rate")) is not None:
+            view["out_of_taxonomy"] = {"rate": _num(oot) if _num(oot) is not None else _num(st.get("oot_rate"))}
+        div = st.get("diversity")
+        if isinstance(div, dict) and isinstance(div.get("ours"), dict):
+            if isinstance(div.get("goemotions_same_sizes"), dict) and (name == "contextless" or not reference_diversity):
+                reference_diversity = _norm_diversity(div["goemotions_same_sizes"])
+            div = div["ours"]
+        view["diversity"] = _norm_diversity(div)
+        views[name] = view
+    # The out-of-taxonomy report of the labelling step describes the context-less utterances.
+    top_oot = raw.get("out_of_taxonomy")
+    if isinstance(top_oot, dict) and "contextless" in views and "out_of_taxonomy" not in views["contextless"]:
+        views["contextless"]["out_of_taxonomy"] = {
+            "rate": _num(top_oot.get("out_of_taxonomy_rate", top_oot.get("rate"))),
+            "label_leakage_rate": _num(top_oot.get("label_leakage_rate")),
+            "naive_label_leakage_rate": _num(top_oot.get("naive_label_leakage_rate"))}
+    relabel = ((results.get("synth") or {}).get("contexts") or {}).get("relabel") or {}
+    if isinstance(relabel.get("mapping"), dict) and "contextual" in views and "out_of_taxonomy" not in views["contextual"]:
+        m = relabel["mapping"]
+        views["contextual"]["out_of_taxonomy"] = {"rate": _num(m.get("out_of_taxonomy_rate")),
+                                                  "label_leakage_rate": _num(m.get("label_leakage_rate")),
+                                                  "naive_label_leakage_rate": _num(m.get("naive_label_leakage_rate"))}
+    if reference_diversity:
+        ref = views.setdefault("goemotions", {})
+        if not (ref.get("diversity") or {}).get("per_class"):
+            ref["diversity"] = reference_diversity
+    yield from views.items()
 
 
 def benchmark_name(b: str) -> str:

@@ -128,32 +128,62 @@ def _count(d: dict, *keys: str) -> Optional[float]:
 
 
 def _drops(d: dict) -> dict[str, float]:
-    for k in ("dropped", "drops", "drop_reasons", "reasons", "rejected"):
+    for k in ("dropped", "drops", "drop_reasons", "reject_reasons", "reasons", "rejected"):
         v = d.get(k)
         if isinstance(v, dict):
-            return {str(r): float(n) for r, n in v.items() if isinstance(n, (int, float))}
+            return {str(r): float(n) for r, n in v.items() if isinstance(n, (int, float)) and not isinstance(n, bool)}
     return {}
+
+
+def _end(d: dict, suffix: str, plain: tuple[str, ...]) -> tuple[Optional[float], str]:
+    """The count of records in (``suffix="_in"``) or out of a step, and its unit from the key's name."""
+    for k in plain:
+        if isinstance(d.get(k), (int, float)) and not isinstance(d.get(k), bool):
+            return float(d[k]), ""
+    for k, v in d.items():  # the step's own unit comes first, e.g. passages_in, characters_out
+        if k.endswith(suffix) and isinstance(v, (int, float)) and not isinstance(v, bool):
+            return float(v), k[: -len(suffix)].replace("_", " ")
+    return None, ""
+
+
+def _count_cell(value: Optional[float], unit: str, source: str) -> Cell:
+    c = number_cell(value, 0, source)
+    if value is not None and unit:
+        c.display = f"{c.display} {unit}"
+    return c
+
+
+def step_count_rows(stage: str, d: dict) -> list[tuple[str, dict]]:
+    """One ``(row name, counts)`` per dataset a step reports on (curate reports each dataset apart)."""
+    nested = [(k, v) for k, v in d.items() if k in DATASET_NAMES and isinstance(v, dict) and ("in" in v or "out" in v)]
+    if nested:
+        return [(f"{stage} ({'context-less' if k == 'contextless' else k})", v) for k, v in nested]
+    return [(stage, d)]
 
 
 def synth_counts_table(results: dict) -> Table:
     """Counts in and out of every synthesis step with the reasons for each drop."""
     synth = results.get("synth") or {}
+    if not synth and isinstance((results.get("dataset_stats") or {}).get("counts"), dict):
+        synth = results["dataset_stats"]["counts"]
     stages = [s for s in SYNTH_STAGES if s in synth] + sorted(set(synth) - set(SYNTH_STAGES))
-    t = Table("synth_counts", "Synthesis pipeline: records in and out of each step, and why records were dropped.",
-              "Step", [Column("In", compare=False), Column("Out", compare=False), Column("Dropped", compare=False),
-                       Column("Reasons", align="p{6.2cm}", compare=False)], wide=True)
+    t = Table("synth_counts", "Synthesis pipeline: records in and out of each step, and why records were dropped "
+              "or rejected.", "Step", [Column("In", compare=False), Column("Out", compare=False),
+                                       Column("Dropped", compare=False),
+                                       Column("Reasons", align="p{5.4cm}", compare=False)], wide=True)
     for stage in stages:
-        d = synth[stage]
-        if not isinstance(d, dict):
+        if not isinstance(synth[stage], dict):
             continue
         src = f"outputs/metrics/synth/{stage}.json"
-        n_in = _count(d, "in", "n_in", "input", "inputs", "records_in")
-        n_out = _count(d, "out", "n_out", "output", "outputs", "kept", "records_out")
-        drops = _drops(d)
-        dropped = sum(drops.values()) if drops else _count(d, "n_dropped", "dropped")
-        reasons = "; ".join(f"{r.replace('_', ' ')}: {int(n):,}" for r, n in sorted(drops.items(), key=lambda x: -x[1]) if n)
-        t.add_row(stage, [number_cell(n_in, 0, src), number_cell(n_out, 0, src), number_cell(dropped, 0, src),
-                          text_cell(reasons or "--")])
+        for name, d in step_count_rows(stage, synth[stage]):
+            n_in, unit_in = _end(d, "_in", ("in", "n_in", "input", "records_in"))
+            n_out, unit_out = _end(d, "_out", ("out", "n_out", "output", "kept", "records_out"))
+            drops = _drops(d)
+            dropped = sum(drops.values()) if drops else _count(d, "rejects", "n_dropped")
+            reasons = "; ".join(f"{r.replace('_', ' ')}: {int(n):,}" for r, n in
+                                sorted(drops.items(), key=lambda x: -x[1]) if n)
+            t.add_row(name, [_count_cell(n_in, unit_in, src), _count_cell(n_out, unit_out, src),
+                             number_cell(dropped, 0, src), text_cell(reasons or "--")])
     return t
 
 
@@ -162,56 +192,52 @@ def _mean(values: Iterable[float]) -> Optional[float]:
     return sum(vals) / len(vals) if vals else None
 
 
-def _diversity(stats: dict) -> dict:
-    div = stats.get("diversity") or {}
-    return div if isinstance(div, dict) else {}
-
-
 def _per_class_diversity(stats: dict) -> dict[str, dict]:
-    div = _diversity(stats)
-    per_class = div.get("per_class", div)
+    per_class = (stats.get("diversity") or {}).get("per_class") or {}
     return {k: v for k, v in per_class.items() if k in EMOTIONS and isinstance(v, dict)}
 
 
 def diversity_summary(stats: dict, measure: str) -> Optional[float]:
     """Overall value of a diversity measure: the ``overall`` entry when given, else the mean over classes."""
-    overall = _diversity(stats).get("overall")
-    if isinstance(overall, dict) and isinstance(overall.get(measure), (int, float)):
+    overall = (stats.get("diversity") or {}).get("overall") or {}
+    if isinstance(overall.get(measure), (int, float)):
         return float(overall[measure])
-    return _mean(v.get(measure) for v in _per_class_diversity(stats).values())
+    return _mean(v.get(measure) for v in _per_class_diversity(stats).values()
+                 if isinstance(v.get(measure), (int, float)) and v.get(measure) == v.get(measure))
 
 
 def labels_per_example(stats: dict) -> Optional[float]:
-    v = stats.get("labels_per_example")
-    if isinstance(v, dict):
-        v = v.get("mean")
-    return float(v) if isinstance(v, (int, float)) else None
+    return stats.get("labels_per_example")
 
 
-def oot_rate(stats: dict) -> Optional[float]:
-    v = stats.get("out_of_taxonomy", stats.get("oot"))
-    if isinstance(v, dict):
-        v = v.get("rate")
-    if v is None:
-        v = stats.get("oot_rate")
-    return float(v) if isinstance(v, (int, float)) else None
+def oot_rate(stats: dict, key: str = "rate") -> Optional[float]:
+    return (stats.get("out_of_taxonomy") or {}).get(key)
 
 
 def n_examples(stats: dict) -> Optional[float]:
-    return _count(stats, "n_examples", "examples", "n", "size")
+    return _count(stats, "examples")
 
 
 def dataset_stats_table(results: dict) -> Table:
     """The synthetic datasets beside GoEmotions: size, labels per example, OOT rate, diversity."""
     datasets = dict(iter_dataset_stats(results))
     names = [n for n in DATASET_NAMES if n in datasets] + sorted(set(datasets) - set(DATASET_NAMES))
-    t = Table("dataset_stats", "The synthetic datasets beside GoEmotions (training split). Diversity measures are "
-              "means over the 28 classes; lower self-BLEU and embedding similarity mean more diverse text.",
+    t = Table("dataset_stats", "The synthetic datasets (all splits) beside GoEmotions (training split). "
+              "Out-of-taxonomy emotion "
+              "words: share of the free-form emotion words of the labelling answers that map to no class; labels "
+              "outside the taxonomy: share of final labels that are not one of the 28 classes, and the same had the "
+              "words been matched naively. Diversity: means over classes (GoEmotions sampled to the synthetic set's "
+              "per-class sizes where the statistics say so); lower self-BLEU and embedding similarity mean more "
+              "diverse text.",
               "", [Column(DATASET_NAMES.get(n, n), compare=False) for n in names])
     src = "outputs/metrics/dataset_stats.json"
     rows = [("Examples", lambda s: number_cell(n_examples(s), 0, src)),
             ("Labels per example", lambda s: number_cell(labels_per_example(s), 2, src)),
-            ("Out-of-taxonomy rate", lambda s: number_cell(oot_rate(s), 3, src, percent=True))]
+            ("Out-of-taxonomy emotion words", lambda s: number_cell(oot_rate(s), 3, src, percent=True)),
+            ("Labels outside the taxonomy", lambda s: number_cell(oot_rate(s, "label_leakage_rate"), 3, src,
+                                                                  percent=True)),
+            ("... with naive word matching", lambda s: number_cell(oot_rate(s, "naive_label_leakage_rate"), 3, src,
+                                                                   percent=True))]
     rows += [(label, (lambda m: lambda s: number_cell(diversity_summary(s, m), 3, src))(key))
              for key, label, _ in DIVERSITY_MEASURES]
     for label, make in rows:
