@@ -1,10 +1,13 @@
 """DVC stage `aggregate`: every metrics JSON under outputs/metrics/ into one results file.
 
-    python stages/aggregate.py --metrics-dir outputs/metrics --out reports/results.json
+    python stages/aggregate.py --metrics-dir outputs/metrics --out reports/results.json \
+        --full reports/results_full.json
 
-The results file is declared as DVC metrics, so ``dvc metrics show`` and
-``dvc metrics diff`` compare runs on it. Parts of the pipeline that have not
-run are simply absent.
+``--out`` holds the headline numbers (every metric with its interval, paired
+tests, dataset sizes and rates, human-evaluation agreement) and is declared as
+DVC metrics, so ``dvc metrics show`` and ``dvc metrics diff`` compare runs on it.
+``--full`` holds every metrics file verbatim (per-class scores, histograms) for
+the tables and figures. Parts of the pipeline that have not run are absent.
 """
 
 from __future__ import annotations
@@ -12,18 +15,20 @@ from __future__ import annotations
 import argparse
 
 from emopillars.io import write_json
-from emopillars.report.results import aggregate
+from emopillars.report.results import aggregate, summarise
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--metrics-dir", required=True)
-    p.add_argument("--out", required=True)
+    p.add_argument("--out", required=True, help="headline numbers (DVC metrics)")
+    p.add_argument("--full", required=True, help="every metrics file verbatim, for tables and figures")
     args = p.parse_args(argv)
     results = aggregate(args.metrics_dir)
-    write_json(args.out, results)
+    write_json(args.full, results)
+    write_json(args.out, summarise(results))
     parts = sorted(k for k in results if k != "sources")
-    print(f"aggregate: {len(results['sources'])} metrics files ({', '.join(parts) or 'none'}) -> {args.out}")
+    print(f"aggregate: {len(results['sources'])} metrics files ({', '.join(parts) or 'none'}) -> {args.out}, {args.full}")
     return 0
 
 

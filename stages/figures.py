@@ -1,6 +1,6 @@
 """DVC stage `figures`: the paper's figures as PDF and PNG, from metrics and data files only.
 
-    python stages/figures.py --params params.yaml --results reports/results.json \
+    python stages/figures.py --params params.yaml --results reports/results_full.json \
         --train-data data/emopillars/contextless/train.jsonl --train-plots outputs/plots/train \
         --goemotions data/raw/goemotions --out-dir reports/figures
 

@@ -1,6 +1,6 @@
 """DVC stage `tables`: the paper's tables (LaTeX and Markdown twins) and its quoted numbers.
 
-    python stages/tables.py --params params.yaml --results reports/results.json \
+    python stages/tables.py --params params.yaml --results reports/results_full.json \
         --templates reports/templates --data-dir data/emopillars \
         --out-dir reports/tables --numbers reports/numbers.tex
 

@@ -71,11 +71,12 @@ def _build_reports(root: Path) -> None:
     py = sys.executable
     r = root / "reports"
     cmds = [
-        [py, "stages/aggregate.py", "--metrics-dir", str(FIX / "outputs/metrics"), "--out", str(r / "results.json")],
-        [py, "stages/tables.py", "--params", "params.yaml", "--results", str(r / "results.json"), "--templates",
+        [py, "stages/aggregate.py", "--metrics-dir", str(FIX / "outputs/metrics"), "--out", str(r / "results.json"),
+         "--full", str(r / "results_full.json")],
+        [py, "stages/tables.py", "--params", "params.yaml", "--results", str(r / "results_full.json"), "--templates",
          "reports/templates", "--data-dir", str(FIX / "data/emopillars"), "--out-dir", str(r / "tables"),
          "--numbers", str(r / "numbers.tex")],
-        [py, "stages/figures.py", "--params", "params.yaml", "--results", str(r / "results.json"), "--train-data",
+        [py, "stages/figures.py", "--params", "params.yaml", "--results", str(r / "results_full.json"), "--train-data",
          str(FIX / "data/emopillars/contextless/train.jsonl"), "--train-plots", str(FIX / "outputs/plots/train"),
          "--goemotions", str(MIRROR / "goemotions"), "--out-dir", str(r / "figures")],
     ]

@@ -43,15 +43,33 @@ def test_aggregate_tolerates_missing_parts_and_names_broken_files(tmp_path):
         aggregate(tmp_path / "m")
 
 
-def test_aggregate_stage_writes_results_for_dvc_metrics(tmp_path):
+def test_aggregate_stage_writes_full_results_and_compact_dvc_metrics(tmp_path):
     import sys
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "stages"))
     import aggregate as stage  # stages/aggregate.py
 
-    out = tmp_path / "reports" / "results.json"
-    assert stage.main(["--metrics-dir", str(FIX / "outputs" / "metrics"), "--out", str(out)]) == 0
-    data = json.loads(out.read_text())
-    assert data["zeroshot"]["isear"]["contextless"]["labels_per_example"] == 1.4
+    out, full = tmp_path / "reports" / "results.json", tmp_path / "reports" / "results_full.json"
+    assert stage.main(["--metrics-dir", str(FIX / "outputs" / "metrics"), "--out", str(out), "--full", str(full)]) == 0
+    assert json.loads(full.read_text())["zeroshot"]["isear"]["contextless"]["labels_per_example"] == 1.4
+    headline = json.loads(out.read_text())
+    run = headline["transfer"]["goemotions"]["contextless_pct100"]
+    src = _fixture_json("transfer/goemotions/contextless__frac1.0.json")
+    assert run["macro_f1"] == src["metrics"]["macro_f1"]["value"]
+    assert run["macro_f1_ci_low"] == src["metrics"]["macro_f1"]["ci_low"]
+    assert run["delta_vs_base"] == src["paired_test"]["delta"] and run["p_value_vs_base"] == src["paired_test"]["p_value"]
+    assert "contextual_pct1" not in headline["transfer"]["meld"]  # a run that did not happen
+    assert headline["datasets"]["contextless"]["examples"] == 1503
+    assert headline["humaneval"]["n_annotators"] == 3
+    # compact: no per-class tables, and no key DVC would split (it flattens on ".")
+    text = out.read_text()
+    assert "per_class" not in text and len(text) < len(full.read_text()) / 5
+
+    def keys(d):
+        for k, v in d.items():
+            yield k
+            if isinstance(v, dict):
+                yield from keys(v)
+    assert not [k for k in keys(headline) if "." in k]
 
 
 def test_main_table_marks_the_best_initialisation_per_benchmark(results):
@@ -201,8 +219,9 @@ def test_tables_stage_writes_tables_and_numbers(tmp_path):
     import aggregate as agg_stage
     import tables as tables_stage
 
-    res = tmp_path / "results.json"
-    agg_stage.main(["--metrics-dir", str(FIX / "outputs" / "metrics"), "--out", str(res)])
+    res = tmp_path / "results_full.json"
+    agg_stage.main(["--metrics-dir", str(FIX / "outputs" / "metrics"), "--out", str(tmp_path / "results.json"),
+                    "--full", str(res)])
     rc = tables_stage.main(["--params", str(Path(__file__).resolve().parents[1] / "params.yaml"), "--results", str(res),
                             "--templates", str(TEMPLATES), "--data-dir", str(FIX / "data" / "emopillars"),
                             "--out-dir", str(tmp_path / "tables"), "--numbers", str(tmp_path / "numbers.tex")])

@@ -109,7 +109,7 @@ def compute_numbers(results: dict) -> dict[str, str]:
 
 
 def render_numbers(numbers: dict[str, str]) -> str:
-    lines = ["% Numbers quoted in the paper, generated from reports/results.json by stages/tables.py; do not edit.",
+    lines = ["% Numbers quoted in the paper, generated from reports/results_full.json by stages/tables.py; do not edit.",
              "% '--' marks a number the pipeline has not produced yet."]
     for name in sorted(numbers):
         value = numbers[name]

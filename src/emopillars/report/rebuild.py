@@ -12,6 +12,7 @@ and its outputs leave that part out. Either way the command is the one in
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import subprocess
 import sys
@@ -60,7 +61,9 @@ def rebuild(stages: list[str], dvc_file: str | Path = "dvc.yaml", use_dvc: bool 
             cmd = shlex.split(spec["cmd"])
             if cmd and cmd[0] in ("python", "python3"):
                 cmd[0] = sys.executable
-        rc = subprocess.call(cmd, cwd=root)
+        # dvc runs a stage's "python" from PATH: make it this environment's interpreter.
+        env = {**os.environ, "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])}
+        rc = subprocess.call(cmd, cwd=root, env=env)
         if rc != 0:
             print(f"rebuild: {name} failed ({' '.join(cmd)} exited with {rc})", file=sys.stderr)
             return rc

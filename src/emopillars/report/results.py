@@ -324,3 +324,92 @@ def read_synthetic(data_dir: str | os.PathLike, splits: tuple[str, ...] = ("trai
         if rows:
             out[name] = rows
     return out
+
+
+def _pct_key(f: Optional[float]) -> str:
+    # DVC flattens metrics keys on ".", so a fraction is spelled as a percentage.
+    return "pct" + (f"{100 * f:g}".replace(".", "_") if f is not None else "na")
+
+
+def _run_summary(run: Run) -> dict:
+    out: dict[str, Any] = {}
+    for name in (run.data.get("metrics") or {}):
+        s = run.metric(name)
+        if s is not None:
+            out[name] = s.value
+            if s.ci:
+                out[f"{name}_ci_low"], out[f"{name}_ci_high"] = s.ci
+    if run.labels_per_example is not None:
+        out["labels_per_example"] = run.labels_per_example
+    pt = run.paired_test
+    if pt:
+        if _num(pt.get("delta")) is not None:
+            out["delta_vs_base"] = _num(pt["delta"])
+        out["p_value_vs_base"] = _num(pt["p_value"])
+    if isinstance(run.data.get("n_train"), (int, float)):
+        out["n_train"] = run.data["n_train"]
+    return out
+
+
+def summarise(results: dict) -> dict:
+    """The headline numbers of ``results`` as a small flat-ish mapping for ``dvc metrics show/diff``.
+
+    Per run: every metric with its interval, labels per example, and the paired
+    test against the base encoder; per dataset: size, labels per example,
+    out-of-taxonomy rates and mean diversity; per synthesis step: counts; per
+    human-evaluation question: rate and alpha.
+    """
+    out: dict[str, Any] = {}
+    for r in transfer_runs(results):
+        out.setdefault("transfer", {}).setdefault(r.benchmark, {})[f"{r.init}_{_pct_key(r.fraction)}"] = _run_summary(r)
+    for r in zeroshot_runs(results):
+        out.setdefault("zeroshot", {}).setdefault(r.benchmark, {})[r.init] = _run_summary(r)
+    for r in llm_runs(results):
+        out.setdefault("llm_baseline", {})[r.benchmark] = _run_summary(r)
+    for name, st in iter_dataset_stats(results):
+        d: dict[str, Any] = {}
+        if _num(st.get("examples")) is not None:
+            d["examples"] = st["examples"]
+        if st.get("labels_per_example") is not None:
+            d["labels_per_example"] = st["labels_per_example"]
+        for k, v in (st.get("out_of_taxonomy") or {}).items():
+            if v is not None:
+                d[f"oot_{k}"] = v
+        overall = (st.get("diversity") or {}).get("overall") or {}
+        per_class = (st.get("diversity") or {}).get("per_class") or {}
+        for m in ("distinct_1", "distinct_2", "self_bleu", "mean_pairwise_similarity"):
+            v = _num(overall.get(m))
+            if v is None:
+                vals = [x[m] for x in per_class.values() if _num(x.get(m)) is not None and x[m] == x[m]]
+                v = sum(vals) / len(vals) if vals else None
+            if v is not None:
+                d[m] = round(v, 4)
+        if d:
+            out.setdefault("datasets", {})[name] = d
+    he = results.get("humaneval") or {}
+    if he.get("questions"):
+        out["humaneval"] = {"n_annotators": he.get("n_annotators"), **{
+            q: {k: v.get(k) for k in ("n_items", "n_ratings", "positive_rate", "mean", "alpha_nominal", "alpha_ordinal")
+                if v.get(k) is not None}
+            for q, v in he["questions"].items() if isinstance(v, dict)}}
+    for name, data in (results.get("train") or {}).items():
+        if isinstance(data, dict):
+            scalars = _scalar_leaves(data)
+            if scalars:
+                out.setdefault("train", {})[name] = scalars
+    return out
+
+
+def _scalar_leaves(d: dict, depth: int = 0) -> dict:
+    """Numbers of a nested mapping (lists and deep nesting dropped), for compact metrics."""
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, bool):
+            continue
+        if isinstance(v, (int, float)):
+            out[k] = v
+        elif isinstance(v, dict) and depth < 2:
+            sub = _scalar_leaves(v, depth + 1)
+            if sub:
+                out[k] = sub
+    return out
