@@ -15,7 +15,8 @@ import argparse
 import json
 from pathlib import Path
 
-DEFAULT_TEMPLATE = "reports/templates/annotate.html"
+# The page template lives with the project's other report templates.
+DEFAULT_TEMPLATE = str(Path(__file__).resolve().parents[3] / "reports" / "templates" / "annotate.html")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -12,7 +12,8 @@ from typing import Optional
 
 from emopillars.report.latex import escape_latex, macro_name
 from emopillars.report.results import benchmarks_in, full_data_fraction, llm_runs, transfer_runs, zeroshot_runs
-from emopillars.report.tables import SYNTH_STAGES, diversity_summary, labels_per_example, n_examples, oot_rate
+from emopillars.report.tables import (SYNTH_STAGES, _end, diversity_summary, labels_per_example, n_examples, oot_rate,
+                                      step_count_rows)
 from emopillars.report.results import iter_dataset_stats
 
 MISSING = "--"
@@ -64,10 +65,13 @@ def compute_numbers(results: dict) -> dict[str, str]:
     for stage in SYNTH_STAGES:
         d = synth.get(stage)
         if isinstance(d, dict):
-            for k in ("out", "n_out", "kept", "output"):
-                if isinstance(d.get(k), (int, float)):
-                    out[macro_name("synth", stage, "out")] = _int(d[k])
-                    break
+            for name, counts in step_count_rows(stage, d):
+                n_in, _ = _end(counts, "_in", ("in", "n_in", "input", "records_in"))
+                n_out, _ = _end(counts, "_out", ("out", "n_out", "output", "kept", "records_out"))
+                if n_in is not None:
+                    out[macro_name("synth", name, "in")] = _int(n_in)
+                if n_out is not None:
+                    out[macro_name("synth", name, "out")] = _int(n_out)
 
     runs = transfer_runs(results)
     for r in runs:
