@@ -279,8 +279,9 @@ def training_curves_figure(plots_dir: str | os.PathLike):
                     color=PALETTE.get(model))
         ax.set_title(metric.replace("_", " "))
         ax.set_xlabel(xname)
-    axes[0][0].legend(frameon=False)
+    handles, labels = axes[0][0].get_legend_handles_labels()
     fig.tight_layout()
+    fig.legend(handles, labels, frameon=False, loc="lower center", ncols=len(labels), bbox_to_anchor=(0.5, 1.0))
     return fig
 
 
