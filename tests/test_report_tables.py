@@ -90,6 +90,17 @@ def test_main_table_marks_the_best_initialisation_per_benchmark(results):
         assert base_cell.source == f"outputs/metrics/transfer/{bench}/base__frac1.0.json"
 
 
+def test_interval_level_is_read_from_the_runs(results):
+    import copy
+
+    assert "95% bootstrap" in T.main_table(results).notes[1]
+    other = copy.deepcopy(results)
+    for runs in other["transfer"].values():
+        for run in runs.values():
+            run["bootstrap"]["confidence"] = 0.9
+    assert "90% bootstrap" in T.main_table(other).notes[1]
+
+
 def test_lower_is_better_columns_mark_the_minimum():
     from emopillars.report.table import Cell, Column, Table
 

@@ -68,7 +68,11 @@ def _primary_metric(runs: list[Run], benchmark: str) -> Optional[str]:
 
 
 def _interval_note(runs: list[Run]) -> str:
-    levels = {r.data.get("confidence") for r in runs if isinstance(r.data.get("confidence"), (int, float))}
+    def level(r: Run):
+        boot = r.data.get("bootstrap") if isinstance(r.data.get("bootstrap"), dict) else {}
+        return boot.get("confidence", r.data.get("confidence"))
+
+    levels = {level(r) for r in runs if isinstance(level(r), (int, float))}
     level = f"{100 * levels.pop():.0f}%" if len(levels) == 1 else "95%"
     return f"Brackets: {level} bootstrap confidence interval."
 
