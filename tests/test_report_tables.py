@@ -37,6 +37,9 @@ def test_aggregate_mirrors_the_metrics_folders(results):
 
 def test_aggregate_tolerates_missing_parts_and_names_broken_files(tmp_path):
     assert aggregate(tmp_path / "nothing") == {"sources": []}
+    (tmp_path / "p" / "zeroshot" / "isear").mkdir(parents=True)
+    (tmp_path / "p" / "zeroshot" / "isear" / "contextless.json").write_text('{"metrics": {}, "predictions": [[0, 1]]}')
+    assert aggregate(tmp_path / "p")["zeroshot"]["isear"]["contextless"] == {"metrics": {}}
     (tmp_path / "m" / "synth").mkdir(parents=True)
     (tmp_path / "m" / "synth" / "labels.json").write_text('{"in": 3,')
     with pytest.raises(ValueError, match="labels.json"):

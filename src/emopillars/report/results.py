@@ -38,6 +38,7 @@ METRIC_NAMES = {
     "accuracy": "accuracy",
     "micro_f1_happy_sad_angry": "micro-F1 (3 emotions)",
 }
+BULKY_KEYS = frozenset({"predictions", "probabilities", "scores_matrix"})
 _RUN_NAME = re.compile(r"^(?P<init>[A-Za-z0-9_-]+?)__frac(?P<fraction>[0-9.eE+-]+)$")
 
 
@@ -62,7 +63,11 @@ def aggregate(metrics_dir: str | os.PathLike, base: str | os.PathLike | None = N
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
                 raise ValueError(f"{path}: folder {part!r} clashes with a metrics file of the same name")
-        node[path.stem] = read_json(path)
+        data = read_json(path)
+        if isinstance(data, dict):
+            # Predictions belong in outputs/predictions/; a metrics file that carries them would bloat the results.
+            data = {k: v for k, v in data.items() if k not in BULKY_KEYS}
+        node[path.stem] = data
         try:
             results["sources"].append(str(path.relative_to(base)))
         except ValueError:
