@@ -18,6 +18,17 @@ FIX = Path(__file__).parent / "fixtures" / "results"
 TEMPLATES = Path(__file__).resolve().parents[1] / "reports" / "templates"
 
 
+def _stage(name: str):
+    """A stage script (stages/<name>.py) as a module, without putting stages/ on sys.path."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "stages" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"_report_stage_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 @pytest.fixture(scope="module")
 def results():
     return aggregate(FIX / "outputs" / "metrics")
@@ -47,9 +58,7 @@ def test_aggregate_tolerates_missing_parts_and_names_broken_files(tmp_path):
 
 
 def test_aggregate_stage_writes_full_results_and_compact_dvc_metrics(tmp_path):
-    import sys
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "stages"))
-    import aggregate as stage  # stages/aggregate.py
+    stage = _stage("aggregate")
 
     out, full = tmp_path / "reports" / "results.json", tmp_path / "reports" / "results_full.json"
     assert stage.main(["--metrics-dir", str(FIX / "outputs" / "metrics"), "--out", str(out), "--full", str(full)]) == 0
@@ -228,10 +237,7 @@ def test_numbers_file_defines_valid_macros(results):
 
 
 def test_tables_stage_writes_tables_and_numbers(tmp_path):
-    import sys
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "stages"))
-    import aggregate as agg_stage
-    import tables as tables_stage
+    agg_stage, tables_stage = _stage("aggregate"), _stage("tables")
 
     res = tmp_path / "results_full.json"
     agg_stage.main(["--metrics-dir", str(FIX / "outputs" / "metrics"), "--out", str(tmp_path / "results.json"),
