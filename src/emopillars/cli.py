@@ -14,6 +14,7 @@ import sys
 # name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "params": ("emopillars.commands.params", "validate params.yaml and print the resolved values"),
+    "generate": ("emopillars.commands.generate", "run chat requests (JSONL) through the cached, validated generation engine"),
     "datasets": ("emopillars.commands.datasets", "read a benchmark or corpus folder and print its counts per split"),
     "annotate": ("emopillars.commands.annotate", "human evaluation: export a blind annotation sheet, import answers"),
 }
