@@ -54,6 +54,9 @@ class VLLMBackend(Backend):
             enforce_eager=llm_params.enforce_eager,
             trust_remote_code=False,
             seed=0,
+            # Per-request seeds break chunked prefill in vLLM 0.32 on CPU ("CPU Generator does not use
+            # offset" once a batch's prompts exceed max_num_batched_tokens): prefill whole prompts only.
+            enable_chunked_prefill=False,
         )
         if llm_params.data_parallel_size > 1:
             kwargs["data_parallel_size"] = llm_params.data_parallel_size
