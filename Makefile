@@ -82,3 +82,12 @@ tex-deps:
 paper: figures tex-deps
 	cd paper && latexmk -pdf -interaction=nonstopmode -halt-on-error main.tex
 	@echo "paper: paper/main.pdf"
+
+# ------------------------------------------------------------------ benchmarks
+# `bench` runs every benchmark; each area adds its own bench-* target as a prerequisite.
+bench: bench-engine
+
+# Generation engine vs bare vLLM, cache replay, kill-and-resume, valid-output rate (~15 min on 2 CPU cores).
+.PHONY: bench-engine
+bench-engine: setup
+	$(BIN)/python bench/engine.py --out bench/results/engine.json
