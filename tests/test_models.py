@@ -114,7 +114,10 @@ def test_hf_source_refuses_unpinned_revision(tmp_path, revision):
 
 def test_hf_download_failure_is_reported(tmp_path, monkeypatch):
     # No hub is reachable here: the real download path must fail with an actionable message.
+    import huggingface_hub.constants
+
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)  # read once at import
     spec = ModelSpec(source="hf", hf_id="FacebookAI/roberta-large", revision="722cf37b1afa9454edce342e7895e588b6ff1d59")
     with pytest.raises(ModelMaterialisationError, match="could not download FacebookAI/roberta-large@722cf37b"):
         materialise(spec, tmp_path / "e", "encoder")

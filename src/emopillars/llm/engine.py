@@ -133,13 +133,15 @@ class Engine:
         local = Path(model_dir)
         if name != "openai" and not (llm_params.cache_only and model_id):
             require_model_dir(local, "generator")
+        # The openai backend asks the server for the model by name: model_id when given, else model_dir as
+        # given (what `vllm serve <path>` serves it as).
+        served = model_id or str(model_dir)
         if model_id is None:
             if local.is_dir():
                 model_id, found_revision = model_identity(local)
                 revision = revision or found_revision
             else:
                 model_id = str(model_dir)
-        served = model_id if name == "openai" and not local.is_dir() else str(model_dir)
         return cls(
             lambda: make_backend(name, model_dir, llm_params, served_model=served),
             llm_params.cache_path,
