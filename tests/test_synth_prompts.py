@@ -16,12 +16,12 @@ def test_each_step_has_a_template_with_a_stable_hash(name):
 def test_missing_variable_is_an_error_naming_the_template():
     t = PromptTemplate("characters")
     with pytest.raises(ValueError, match="characters.j2.*max_characters"):
-        t.render(passage="Once upon a time there was a king.")
+        t.render(passage="Once upon a time there was a king.", candidates=["the king"])
 
 
 def test_rendered_prompt_contains_the_inputs():
     t = PromptTemplate("utterances")
-    text = t.render(passage="The fox met the crow.", character="Fox", character_description="a sly fox",
+    text = t.render(title="The Fox", excerpt="The fox met the crow.", character="Fox", character_description="a sly fox",
                     n_utterances=3, feeling="anger and fear", expressiveness_instruction="Name the feeling openly.")
     assert "The fox met the crow." in text and "anger and fear" in text and "3 different lines" in text
 

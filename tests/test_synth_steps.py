@@ -30,7 +30,9 @@ def character_row():
 def test_characters_request_renders_passage_and_schema():
     step = CharactersStep(CharactersParams(max_characters=3))
     req = step.format_input(character_row())
-    assert PASSAGE in req.messages[0]["content"] and "up to 3 characters" in req.messages[0]["content"]
+    text = req.messages[0]["content"]
+    assert PASSAGE in text and "up to 3 characters" in text
+    assert "Hans" in text.split("Characters named in it:")[1]
     assert req.schema is schemas.CharacterList and req.tag == "frog-king__p000"
     assert req.sampling.max_tokens == CharactersParams().sampling.max_tokens
 
@@ -85,12 +87,13 @@ def utterance_row():
     return plan_utterance_requests(chars, UtterancesParams(requests_per_character=3), seed=1)
 
 
-def test_utterance_requests_vary_expressiveness_and_never_show_other_seeds():
+def test_utterance_requests_vary_expressiveness_and_show_the_character_s_part_of_the_story():
     rows = utterance_row()
     assert len({r["expressiveness"] for r in rows}) == 3
-    step = UtterancesStep(UtterancesParams())
+    step = UtterancesStep(UtterancesParams(excerpt_words=20))
     text = step.format_input(rows[0]).messages[0]["content"]
     assert "Frog" in text and all(e in text for e in rows[0]["emotions_used_to_generate_context"])
+    assert "A frog said to her" in text and "Once upon a time" not in text
 
 
 def test_empty_and_duplicate_utterances_are_rejected_and_lines_cleaned():
@@ -120,9 +123,10 @@ def test_labels_prompt_does_not_show_seed_emotions():
 
 def test_labels_map_words_keep_unknown_words_out_of_labels():
     step = LabelsStep(LabelsParams(threshold=0.3), TaxonomyMapper(None))
-    out = step.format_output(answer({"explanation": "The frog begs and feels alone.",
-                                     "emotions": {"Lonely": 8, "desperate-ish": 6, "Princess": 5, "hopeful": 2}}),
-                             labelled_row())
+    out = step.format_output(answer({"explanation": "The frog begs and feels alone.", "emotions": [
+        {"emotion": "Lonely", "intensity": 8}, {"emotion": "desperate-ish", "intensity": 6},
+        {"emotion": "Princess", "intensity": 5}, {"emotion": "hopeful", "intensity": 2},
+        {"emotion": "Lonely", "intensity": 3}]}), labelled_row())
     rec = out.records[0]
     assert rec["all_emotions"] == {"Lonely": 0.8, "desperate-ish": 0.6, "Princess": 0.5, "hopeful": 0.2}
     assert rec["all_emotions_mapped"] == {"sadness": 0.8, "optimism": 0.2}
@@ -134,15 +138,18 @@ def test_labels_map_words_keep_unknown_words_out_of_labels():
 
 def test_labels_without_any_taxonomy_word_are_rejected():
     step = LabelsStep(LabelsParams(), TaxonomyMapper(None))
-    out = step.format_output(answer({"explanation": "x", "emotions": {"zorblax": 0.9}}), labelled_row())
+    out = step.format_output(answer({"explanation": "x", "emotions": [{"emotion": "zorblax", "intensity": 0.9}]}),
+                             labelled_row())
     assert out.records == [] and out.rejects[0]["reason"] == "no emotion in the taxonomy"
-    empty = step.format_output(answer({"explanation": "x", "emotions": {}}), labelled_row())
+    empty = step.format_output(answer({"explanation": "x", "emotions": []}), labelled_row())
     assert empty.rejects[0]["reason"] == "no emotions"
 
 
 def test_neutral_gives_way_to_a_real_emotion():
     step = LabelsStep(LabelsParams(threshold=0.3), TaxonomyMapper(None))
-    out = step.format_output(answer({"explanation": "x", "emotions": {"calm": 0.9, "fear": 0.5}}), labelled_row())
+    out = step.format_output(answer({"explanation": "x", "emotions": [{"emotion": "calm", "intensity": 0.9},
+                                                                      {"emotion": "fear", "intensity": 0.5}]}),
+                             labelled_row())
     assert out.records[0]["labels"] == ["fear"] and out.records[0]["primary_emotion"] == "fear"
 
 

@@ -20,7 +20,8 @@ from emopillars.llm.types import GenerationRequest, GenerationResult, SamplingPa
 from emopillars.synth import schemas
 from emopillars.synth.lexicon import SYNONYMS, TaxonomyMapper
 from emopillars.synth.prompts import load_template
-from emopillars.synth.text import clean_line, clean_name, name_key, name_problem, normalise, words
+from emopillars.synth.text import (candidate_characters, clean_line, clean_name, excerpt, name_key, name_problem,
+                                   normalise, words)
 from emopillars.taxonomy import EMOTIONS
 
 
@@ -142,7 +143,8 @@ class CharactersStep(Step):
     schema = schemas.CharacterList
 
     def format_input(self, row: dict, sample_index: int = 0) -> GenerationRequest:
-        content = self.template.render(passage=row["passage"], max_characters=self.params.max_characters)
+        content = self.template.render(passage=row["passage"], max_characters=self.params.max_characters,
+                                       candidates=candidate_characters(row["passage"]) or ["(none found)"])
         return self.request(content, row["plot_id"], sample_index=sample_index)
 
     def format_output(self, result: GenerationResult, row: dict) -> Outcome:
@@ -151,6 +153,7 @@ class CharactersStep(Step):
             return bad
         out = Outcome()
         seen: set[str] = set()
+        seen_descriptions: set[str] = set()
         for entry in result.parsed.get("characters", []):
             name = clean_name(str(entry.get("name", "")))
             description = " ".join(str(entry.get("description", "")).split())
@@ -159,16 +162,20 @@ class CharactersStep(Step):
                 problem = "duplicate character"
             if problem is None and len(words(description)) < 3:
                 problem = "empty description"
+            if problem is None and normalise(description) in seen_descriptions:
+                problem = "duplicate description"
             if problem is None and len(out.records) >= self.params.max_characters:
                 problem = "over max_characters"
             if problem:
                 out.rejects.append(self.reject(row["plot_id"], problem, result.raw, character=name))
                 continue
             seen.add(name_key(name))
+            seen_descriptions.add(normalise(description))
             out.records.append({
                 "character_id": f"{row['plot_id']}__c{len(out.records)}",
                 "plot_id": row["plot_id"],
                 "story_id": row["story_id"],
+                "title": row.get("title", row["story_id"]),
                 "character": name,
                 "character_description": description,
                 "passage": row["passage"],
@@ -254,7 +261,9 @@ class UtterancesStep(Step):
 
     def format_input(self, row: dict, sample_index: int = 0) -> GenerationRequest:
         content = self.template.render(
-            passage=row["passage"], character=row["character"], character_description=row["character_description"],
+            title=row.get("title", row["story_id"]),
+            excerpt=excerpt(row["passage"], row["character"], self.params.excerpt_words),
+            character=row["character"], character_description=row["character_description"],
             n_utterances=self.params.utterances_per_request,
             feeling=feeling_phrase(row["emotions_used_to_generate_context"]),
             expressiveness_instruction=EXPRESSIVENESS_INSTRUCTIONS[row["expressiveness"]])
@@ -289,6 +298,7 @@ class UtterancesStep(Step):
                 "id": f"{tag}_{len(out.records)}",
                 "plot_id": row["plot_id"],
                 "story_id": row["story_id"],
+                "title": row.get("title", row["story_id"]),
                 "character_id": row["character_id"],
                 "character": row["character"],
                 "character_description": row["character_description"],
@@ -301,6 +311,23 @@ class UtterancesStep(Step):
 
 
 # --------------------------------------------------------------------------- labels
+def emotion_dict(emotions: Any) -> dict[str, Any]:
+    """``[{"emotion": w, "intensity": x}, ...]`` (or already a dict) -> ``{w: x}``, keeping a repeated word's maximum."""
+    if isinstance(emotions, dict):
+        return dict(emotions)
+    out: dict[str, Any] = {}
+    for item in emotions or []:
+        word = str(item.get("emotion", "")).strip()
+        value = item.get("intensity", 0.0)
+        if word in out:
+            try:
+                value = max(float(value), float(out[word]))
+            except (TypeError, ValueError):
+                pass
+        out[word] = value
+    return out
+
+
 def normalise_scores(emotions: dict[str, Any]) -> dict[str, float]:
     """Scores into [0, 1]: answers on a 0-10 or 0-100 scale are rescaled; junk scores become 0."""
     clean: dict[str, float] = {}
@@ -348,7 +375,7 @@ class LabelsStep(Step):
         if bad:
             return bad
         parsed = result.parsed
-        scores = normalise_scores(parsed.get("emotions") or {})
+        scores = normalise_scores(emotion_dict(parsed.get("emotions")))
         scores = {k.strip(): v for k, v in scores.items() if k.strip()}
         if not scores:
             return Outcome(rejects=[self.reject(row["id"], "no emotions", result.raw)])
@@ -419,7 +446,9 @@ class ContextsStep(Step):
     schema = schemas.SituationContext
 
     def format_input(self, row: dict, sample_index: int = 0) -> GenerationRequest:
-        content = self.template.render(passage=row["passage"], character=row["character"],
+        content = self.template.render(title=row.get("title", row["story_id"]),
+                                       excerpt=excerpt(row["passage"], row["character"], self.params.excerpt_words),
+                                       character=row["character"],
                                        character_description=row["character_description"], utterance=row["utterance"])
         return self.request(content, row["id"], sample_index=sample_index)
 

@@ -74,3 +74,96 @@ def clean_line(line: str, speaker: str = "") -> str:
         if len(s) >= 2 and s[0] in "\"'\u201c\u2018" and s[-1] in "\"'\u201d\u2019":
             s = s[1:-1]
     return " ".join(s.split())
+
+
+_SENTENCES = re.compile(r"(?<=[.!?])[\"'\u201d\u2019]?\s+")
+
+
+def sentences(text: str) -> list[str]:
+    return [s.strip() for s in _SENTENCES.split(" ".join(text.split())) if s.strip()]
+
+
+def excerpt(passage: str, name: str, max_words: int) -> str:
+    """The passage's sentences that mention ``name`` (and their neighbours), in order, up to ``max_words`` words.
+
+    Keeps prompts short for a small generator while staying grounded in the
+    story; falls back to the passage's opening when the name does not occur.
+    """
+    sents = sentences(passage)
+    key = name_key(name)
+    tokens = [t for t in key.split() if t not in _DETERMINERS] or key.split()
+    hits = [i for i, s in enumerate(sents) if any(re.search(rf"\b{re.escape(t)}", s.lower()) for t in tokens)]
+    order = []
+    for i in hits:
+        for j in (i, i + 1, i - 1):
+            if 0 <= j < len(sents) and j not in order:
+                order.append(j)
+    order += [i for i in range(len(sents)) if i not in order]
+    chosen, n = [], 0
+    for i in order:
+        w = len(sents[i].split())
+        if n + w > max_words and chosen:
+            if n >= max_words * 0.6:
+                break
+            continue
+        chosen.append(i)
+        n += w
+    return " ".join(sents[i] for i in sorted(chosen))
+
+
+_SPEECH_VERBS = ("said|says|replied|cried|asked|answered|called|shouted|whispered|exclaimed|thought|laughed|sighed|"
+                 "screamed|began|went|ran|came|saw|looked|took|gave")
+_COMMON_CAPS = frozenset("""I The A An And But Then When So If Now Once There Here He She It They We You His Her Their
+Its This That These Those What Why How Where Who Yes No Oh Ah Well Not In On At For With From By As Of To Into After
+Before One Two Three All Some Every Each My Your Our Mr Mrs Sir Madam Lord Lady God Heaven Sunday Monday Christmas
+Let Do Did Does Is Was Were Be Are Have Has Had Go Come Look See Good Dear Alas Indeed Perhaps Still Yet Only Just""".split())
+_ROLE_NOUNS = ("king|queen|prince|princess|witch|wizard|fairy|giant|troll|dwarf|elf|fox|wolf|bear|hare|rabbit|cat|"
+               "dog|mouse|bird|crow|raven|goose|duck|hen|cock|frog|toad|horse|cow|goat|pig|sheep|lion|tiger|dragon|"
+               "snake|old woman|old man|woman|man|boy|girl|lad|lass|mother|father|son|daughter|brother|sister|wife|"
+               "husband|farmer|miller|tailor|soldier|shepherd|fisherman|hunter|merchant|servant|maiden|stepmother|"
+               "emperor|empress|knight|monk|priest|peasant|beggar|child|children|baby|grandmother|grandfather|"
+               "snow man|tin soldier|mermaid|ogre|goblin|spirit|ghost|owl|eagle|sparrow|swan|stork|bee|ant|spider")
+_ROLE = re.compile(rf"\b(the|a|an|his|her|their|old|little)\s+((?:old |little |young )?(?:{_ROLE_NOUNS}))\b",
+                   re.IGNORECASE)
+_CAP_SEQ = re.compile(r"\b([A-Z][a-z'\-]+(?:\s+[A-Z][a-z'\-]+){0,2})\b")
+
+
+def candidate_characters(passage: str, limit: int = 8) -> list[str]:
+    """Likely character names of a passage, most frequent first: proper names and role nouns ('the king').
+
+    A hint for the generator (a small model otherwise invents names); the
+    answer is still checked against the passage.
+    """
+    from collections import Counter
+
+    counts: Counter = Counter()
+    first_seen: dict[str, int] = {}
+    for m in _CAP_SEQ.finditer(passage):
+        phrase = m.group(1)
+        words_ = phrase.split()
+        while words_ and words_[0] in _COMMON_CAPS:
+            words_ = words_[1:]
+        if not words_:
+            continue
+        phrase = " ".join(words_)
+        start = passage.rfind(".", 0, m.start())
+        sentence_initial = passage[max(start, 0):m.start()].strip(" .\"'\u201c\n") == "" and len(words_) == 1
+        key = phrase
+        counts[key] += 0.5 if sentence_initial else 1.0
+        first_seen.setdefault(key, m.start())
+    for m in _ROLE.finditer(passage):
+        key = "the " + m.group(2).lower()
+        counts[key] += 1.0
+        first_seen.setdefault(key, m.start())
+    ranked = sorted(counts, key=lambda k: (-counts[k], first_seen[k]))
+    out: list[str] = []
+    seen: set[str] = set()
+    for k in ranked:
+        nk = name_key(k)
+        if nk in seen or nk in _PRONOUNS:
+            continue
+        seen.add(nk)
+        out.append(k)
+        if len(out) >= limit:
+            break
+    return out

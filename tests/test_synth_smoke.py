@@ -1,0 +1,108 @@
+"""The synthesis stages for real: SmolLM2 through vLLM on CPU (needs models/generator and models/encoder)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+STORIES = None
+
+
+def _mirror() -> Path:
+    import os
+
+    return Path(os.environ.get("EMOPILLARS_DATA_MIRROR", ROOT.parent / "shared" / "data"))
+
+
+def _need_models():
+    for m in ("generator", "encoder"):
+        if not (ROOT / "models" / m / "config.json").exists():
+            pytest.skip(f"models/{m} is not materialised (run: dvc repro models)")
+    pytest.importorskip("vllm")
+
+
+def _params(tmp_path: Path, **overrides) -> Path:
+    from emopillars.profiles import compose
+
+    out = compose("smoke", tmp_path / "params.yaml", ROOT / "conf")
+    p = yaml.safe_load(out.read_text())
+    p["llm"]["cache_path"] = str(tmp_path / "cache.sqlite")
+    for section, values in overrides.items():
+        p[section].update(values)
+    out.write_text(yaml.safe_dump(p))
+    return out
+
+
+def _run(script: str, *args: str) -> str:
+    proc = subprocess.run([sys.executable, str(ROOT / "stages" / script), *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout
+
+
+def _rows(path: Path) -> list[dict]:
+    return [json.loads(l) for l in path.read_text().splitlines() if l.strip()]
+
+
+def test_characters_stage_with_vllm(tmp_path):
+    """One passage through the real generator: every kept name occurs in the passage, rejects carry a reason."""
+    _need_models()
+    params = _params(tmp_path, narratives={"n_passages": 1}, characters={"max_characters": 2, "retries": 0})
+    _run("narratives.py", "--params", str(params), "--corpus-dir", str(_mirror() / "fairytaleqa_stories"),
+         "--out", str(tmp_path / "narratives.jsonl"), "--metrics", str(tmp_path / "m_narratives.json"))
+    out = _run("characters.py", "--params", str(params), "--narratives", str(tmp_path / "narratives.jsonl"),
+               "--model-dir", str(ROOT / "models" / "generator"), "--prompts", str(ROOT / "prompts"),
+               "--out", str(tmp_path / "characters.jsonl"), "--rejects", str(tmp_path / "rejects.jsonl"),
+               "--metrics", str(tmp_path / "m_characters.json"), "--generation-stats", str(tmp_path / "gen.json"))
+    assert out.startswith("characters: 1 passages")
+    passage = _rows(tmp_path / "narratives.jsonl")[0]["passage"].lower()
+    chars, rejects = _rows(tmp_path / "characters.jsonl"), _rows(tmp_path / "rejects.jsonl")
+    assert chars or rejects
+    for c in chars:
+        assert any(t in passage for t in c["character"].lower().split()), c["character"]
+        assert c["prompt_hashes"]["characters"] and c["raw_answers"]["characters"]
+    assert all(r["reason"] for r in rejects)
+    metrics = json.loads((tmp_path / "m_characters.json").read_text())
+    assert metrics["characters_out"] == len(chars)
+    assert json.loads((tmp_path / "gen.json").read_text())["generated_tokens"] > 0
+
+
+@pytest.mark.slow
+def test_whole_synthesis_pipeline_produces_both_datasets(tmp_path):
+    _need_models()
+    params = _params(tmp_path, narratives={"n_passages": 2}, contexts={"share": 0.6, "relabel": True})
+    d = tmp_path
+    g = ["--model-dir", str(ROOT / "models" / "generator"), "--prompts", str(ROOT / "prompts")]
+    _run("narratives.py", "--params", str(params), "--corpus-dir", str(_mirror() / "fairytaleqa_stories"),
+         "--out", str(d / "narratives.jsonl"), "--metrics", str(d / "m/synth/narratives.json"))
+    for stage, extra in (("characters", ["--narratives", str(d / "narratives.jsonl")]),
+                         ("utterances", ["--characters", str(d / "characters.jsonl")]),
+                         ("labels", ["--utterances", str(d / "utterances.jsonl"), "--characters",
+                                     str(d / "characters.jsonl"), "--encoder", str(ROOT / "models" / "encoder")]),
+                         ("contexts", ["--labels", str(d / "labels.jsonl"), "--narratives", str(d / "narratives.jsonl"),
+                                       "--characters", str(d / "characters.jsonl"),
+                                       "--encoder", str(ROOT / "models" / "encoder")])):
+        _run(f"{stage}.py", "--params", str(params), *extra, *g, "--out", str(d / f"{stage}.jsonl"),
+             "--rejects", str(d / f"rejects/{stage}.jsonl"), "--metrics", str(d / f"m/synth/{stage}.json"),
+             "--generation-stats", str(d / f"m/generation/{stage}.json"))
+    _run("curate.py", "--params", str(params), "--labels", str(d / "labels.jsonl"), "--contexts",
+         str(d / "contexts.jsonl"), "--out-dir", str(d / "emopillars"), "--metrics", str(d / "m/synth/curate.json"))
+    from datasets import load_from_disk
+
+    from emopillars.taxonomy import EMOTIONS
+
+    for name in ("contextless", "contextual"):
+        ds = load_from_disk(str(d / "emopillars" / name / "hf"))
+        assert set(ds) == {"train", "dev", "test"}
+        for split in ds.values():
+            for labels in split["labels"]:
+                assert labels and set(labels) <= set(EMOTIONS)
+        assert (d / "emopillars" / name / "parquet" / "train.parquet").exists()
+    assert sum(len(v) for v in load_from_disk(str(d / "emopillars" / "contextless" / "hf")).values()) > 0
+    assert "## Label distribution" in (d / "emopillars" / "README.md").read_text()
+    rows = _rows(d / "labels.jsonl")
+    assert all("emotions_used_to_generate_context" in r and r["expressiveness"] for r in rows)
