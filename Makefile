@@ -85,9 +85,15 @@ paper: figures tex-deps
 
 # ------------------------------------------------------------------ benchmarks
 # `bench` runs every benchmark; each area adds its own bench-* target as a prerequisite.
-bench: bench-engine
+bench: bench-engine bench-synth
 
 # Generation engine vs bare vLLM, cache replay, kill-and-resume, valid-output rate (~15 min on 2 CPU cores).
 .PHONY: bench-engine
 bench-engine: setup
 	$(BIN)/python bench/engine.py --out bench/results/engine.json
+
+# Near-duplicate filtering of 300K strings (time, peak memory) and the generation stages' examples per minute
+# (read from the last pipeline run's metrics; ~1 min on 2 CPU cores).
+.PHONY: bench-synth
+bench-synth: setup
+	$(BIN)/python bench/synth.py --out bench/results/synth.json --metrics-dir outputs/metrics

@@ -111,6 +111,7 @@ class UtterancesParams(Section):
     requests_per_character: int = Field(4, ge=1)
     utterances_per_request: int = Field(3, ge=1)
     expressiveness: list[Literal["explicit", "implicit", "subtle"]] = ["explicit", "implicit", "subtle"]
+    excerpt_words: int = Field(80, ge=10, description="words of the passage shown (sentences about the character)")
     retries: int = Field(0, ge=0)
     sampling: Sampling = Sampling(temperature=0.9, max_tokens=200)
     seed: int = 13
@@ -126,6 +127,7 @@ class LabelsParams(Section):
 class ContextsParams(Section):
     share: float = Field(0.33, ge=0, le=1, description="share of labelled utterances that get a context")
     min_words: int = Field(8, ge=1)
+    excerpt_words: int = Field(120, ge=10, description="words of the passage shown (sentences about the character)")
     retries: int = Field(1, ge=0)
     relabel: bool = Field(True, description="label contextual examples again, reading the context (else reuse)")
     sampling: Sampling = Sampling(temperature=0.8, max_tokens=200)
