@@ -44,10 +44,12 @@ def test_made_up_character_is_rejected_and_real_ones_kept():
         {"name": "Frog", "description": "A talking frog in the well."},
         {"name": "Rumpelstiltskin", "description": "A little man who spins gold."},
         {"name": "King", "description": "The same king again, named differently."},
+        {"name": "Hans", "description": "I am a dog, I am a dog, I am a dog, I am a dog, I am a"},
     ]}), character_row())
     assert [r["character"] for r in out.records] == ["the king", "Frog"]
     assert [(r["character"], r["reason"]) for r in out.rejects] == [
-        ("Rumpelstiltskin", "name not in passage"), ("King", "duplicate character")]
+        ("Rumpelstiltskin", "name not in passage"), ("King", "duplicate character"),
+        ("Hans", "repetitive description")]
     rec = out.records[0]
     assert rec["character_id"] == "frog-king__p000__c0" and rec["prompt_hashes"]["characters"] == step.prompt_hash
     assert json.loads(rec["raw_answers"]["characters"])["characters"][0]["name"] == "the king"

@@ -20,8 +20,8 @@ from emopillars.llm.types import GenerationRequest, GenerationResult, SamplingPa
 from emopillars.synth import schemas
 from emopillars.synth.lexicon import SYNONYMS, TaxonomyMapper
 from emopillars.synth.prompts import load_template
-from emopillars.synth.text import (candidate_characters, clean_line, clean_name, excerpt, name_key, name_problem,
-                                   normalise, words)
+from emopillars.synth.text import (candidate_characters, clean_line, clean_name, excerpt, is_repetitive, name_key,
+                                   name_problem, normalise, words)
 from emopillars.taxonomy import EMOTIONS
 
 
@@ -164,6 +164,8 @@ class CharactersStep(Step):
                 problem = "empty description"
             if problem is None and normalise(description) in seen_descriptions:
                 problem = "duplicate description"
+            if problem is None and is_repetitive(description):
+                problem = "repetitive description"
             if problem is None and len(out.records) >= self.params.max_characters:
                 problem = "over max_characters"
             if problem:
@@ -286,6 +288,8 @@ class UtterancesStep(Step):
                 reason = "empty utterance"
             elif key in seen:
                 reason = "duplicate in answer"
+            elif is_repetitive(text):
+                reason = "repetitive utterance"
             elif len(out.records) >= self.params.utterances_per_request:
                 reason = "over utterances_per_request"
             else:
@@ -462,6 +466,8 @@ class ContextsStep(Step):
             reason = "empty context" if not context else "context too short"
         elif quotes_utterance(context, row["utterance"]):
             reason = "quotes the utterance"
+        elif is_repetitive(context):
+            reason = "repetitive context"
         else:
             forbidden = label_words(row["labels"], row.get("all_emotions", {}).keys())
             ctx_words = set(words(context))

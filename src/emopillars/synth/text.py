@@ -167,3 +167,16 @@ def candidate_characters(passage: str, limit: int = 8) -> list[str]:
         if len(out) >= limit:
             break
     return out
+
+
+def is_repetitive(text: str, min_words: int = 10) -> bool:
+    """True for a small model's loops: a word trigram three times, or under 40% distinct words in a long text."""
+    from collections import Counter
+
+    w = words(text)
+    if len(w) < min_words:
+        return False
+    trigrams = Counter(tuple(w[i:i + 3]) for i in range(len(w) - 2))
+    if trigrams and trigrams.most_common(1)[0][1] >= 3:
+        return True
+    return len(set(w)) / len(w) < 0.4
