@@ -1,0 +1,47 @@
+"""``emopillars predict``: per-label scores and predicted labels from an exported model."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", required=True, help="exported model folder (e.g. models/emopillars/contextless)")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--text", action="append", help="a text to classify (repeat for several)")
+    src.add_argument("--input", help="CSV/TSV (header row) or JSONL file with a text column")
+    p.add_argument("--text-column", default="text", help="column or key holding the text (default: text)")
+    p.add_argument("--context", help="what precedes the text (contextual models)")
+    p.add_argument("--character", help="who speaks, optionally 'Name: description' (contextual models)")
+    p.add_argument("--format", choices=("json", "csv"), default="json", help="output format (default: json lines)")
+    p.add_argument("--output", help="output file (default: stdout)")
+    p.add_argument("--threshold", type=float, help="one global threshold instead of the model's tuned ones")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--max-length", type=int, default=128)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    from emopillars.train.predict import Input, Predictor, read_inputs, write_predictions
+
+    if args.text is not None:
+        for t in args.text:
+            if not t.strip():
+                raise ValueError("--text: empty text")
+        name, _, desc = (args.character or "").partition(":")
+        inputs = [Input(t, args.context, name.strip() or None, desc.strip() or None, str(i))
+                  for i, t in enumerate(args.text, 1)]
+    else:
+        inputs = read_inputs(args.input, args.text_column)
+    predictor = Predictor(args.model, args.threshold, args.device, args.max_length)
+    if (args.context or args.character) and not predictor.contextual:
+        print("emopillars predict: note: this model is context-less; --context/--character are ignored", file=sys.stderr)
+    rows = predictor.predict(inputs, args.batch_size, progress=not args.quiet)
+    text = write_predictions(rows, args.output, args.format, predictor.labels)
+    if not args.output:
+        sys.stdout.write(text)
+    else:
+        print(f"emopillars predict: {len(rows)} predictions -> {args.output}", file=sys.stderr)
+    return 0

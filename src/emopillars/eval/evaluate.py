@@ -1,0 +1,77 @@
+"""From scores to a metrics record: decision rule tuned on dev, metrics and intervals on test.
+
+The record has the keys every metrics file of the project shares (``metrics``
+{name: {value, ci_low, ci_high}}, ``per_class``, ``labels_per_example``,
+``thresholds``); callers add benchmark, init, fraction, protocol.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Optional, Sequence
+
+import numpy as np
+
+from emopillars.eval.bootstrap import bootstrap_metrics, paired_bootstrap
+from emopillars.eval.metrics import classification_report
+from emopillars.eval.thresholds import (apply_thresholds, predict_single_label, tune_global_threshold,
+                                        tune_per_class_thresholds)
+
+
+def decide(dev_probs: Optional[np.ndarray], dev_gold: Optional[np.ndarray], multi_label: bool,
+           mode: Literal["global", "per_class"] = "global") -> dict:
+    """The decision rule, from dev only: ``{"kind", "global", "per_class"}``.
+
+    Single-label data use the arg-max (no threshold). Multi-label data without
+    dev scores fall back to 0.5.
+    """
+    if not multi_label:
+        return {"kind": "argmax"}
+    if dev_probs is None or dev_gold is None or not len(dev_probs):
+        return {"kind": "global", "global": 0.5, "per_class": None, "tuned_on": None}
+    g, dev_f1 = tune_global_threshold(dev_probs, dev_gold)
+    per = tune_per_class_thresholds(dev_probs, dev_gold, fallback=g)
+    return {"kind": mode, "global": g, "per_class": [float(x) for x in per], "dev_macro_f1_at_global": dev_f1,
+            "tuned_on": "dev"}
+
+
+def apply_rule(probs: np.ndarray, rule: dict, kind: Optional[str] = None) -> np.ndarray:
+    kind = kind or rule["kind"]
+    if kind == "argmax":
+        return predict_single_label(probs)
+    if kind == "per_class" and rule.get("per_class") is not None:
+        return apply_thresholds(probs, np.asarray(rule["per_class"]))
+    return apply_thresholds(probs, rule["global"])
+
+
+def evaluate_scores(test_probs: np.ndarray, test_gold: np.ndarray, labels: Sequence[str], multi_label: bool,
+                    rule: dict, primary_metric: str, bootstrap_samples: int = 1000, confidence: float = 0.95,
+                    seed: int = 13, baseline_pred: Optional[np.ndarray] = None) -> dict:
+    """Metrics with intervals for test scores under a rule tuned beforehand on dev.
+
+    ``test_gold`` is an indicator matrix (multi-label) or class ids. Returns
+    the shared metrics record plus ``predictions`` (indicator rows or ids) for
+    writing and for paired tests.
+    """
+    pred = apply_rule(test_probs, rule)
+    report = classification_report(test_gold, pred, labels)
+    metrics = bootstrap_metrics(test_gold, pred, labels, bootstrap_samples, confidence, seed)
+    out = {
+        "primary_metric": primary_metric,
+        "metrics": metrics,
+        "per_class": report["per_class"],
+        "labels_per_example": report["labels_per_example"],
+        "gold_labels_per_example": report["gold_labels_per_example"],
+        "n_test": report["n"],
+        "thresholds": rule,
+        "bootstrap": {"samples": bootstrap_samples, "confidence": confidence, "seed": seed, "method": "percentile"},
+    }
+    if multi_label and rule.get("per_class") is not None:
+        # Both rules are reported; the record's own rule is the one in "thresholds.kind".
+        other = "per_class" if rule["kind"] == "global" else "global"
+        alt = classification_report(test_gold, apply_rule(test_probs, rule, other), labels)
+        out[f"macro_f1_with_{other}_thresholds"] = alt["macro_f1"]
+    if baseline_pred is not None:
+        out["paired_test"] = paired_bootstrap(test_gold, pred, baseline_pred, labels, primary_metric,
+                                              bootstrap_samples, seed)
+    out["predictions"] = pred
+    return out

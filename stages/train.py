@@ -1,0 +1,63 @@
+"""Stage train: fine-tune one Emo Pillars model (contextless or contextual) and export it.
+
+With ``train.source: released`` the model trains on the released Emo Pillars
+files in ``train.released_dir`` instead of the pipeline's synthetic data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from emopillars.config import load_params
+from emopillars.io import write_json, write_text
+from emopillars.train.emopillars import released_variant_dir, train_emopillars
+from emopillars.train.encoder import resolve_encoder
+
+
+def write_curves(history: list[dict], plots_dir: Path) -> None:
+    """Training curves as TSV files DVC plots and the figures stage read (step on the x axis)."""
+    train_rows = ["step\tepoch\ttrain_loss"] + [f"{r['step']}\t{r['epoch']}\t{r['loss']:.6f}"
+                                                for r in history if r["kind"] == "train"]
+    dev_rows = ["step\tepoch\tdev_loss\tdev_macro_f1"] + [
+        f"{r['step']}\t{r['epoch']}\t{r['loss']:.6f}\t{r['macro_f1']:.6f}" for r in history if r["kind"] == "dev"]
+    write_text(plots_dir / "train.tsv", "\n".join(train_rows) + "\n")
+    write_text(plots_dir / "dev.tsv", "\n".join(dev_rows) + "\n")
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--params", default="params.yaml")
+    p.add_argument("--variant", choices=("contextless", "contextual"), required=True)
+    p.add_argument("--data", required=True, help="folder with train/dev/test.jsonl of this variant")
+    p.add_argument("--encoder", required=True, help="base encoder folder (models/encoder)")
+    p.add_argument("--out", required=True, help="exported model folder")
+    p.add_argument("--metrics", required=True)
+    p.add_argument("--plots", required=True, help="folder for the training curves")
+    args = p.parse_args(argv)
+    params = load_params(args.params)
+    tp = params.train
+    data_dir = Path(args.data)
+    if tp.source == "released":
+        if not tp.released_dir:
+            raise SystemExit("train.source is 'released' but train.released_dir is not set: point it at the folder "
+                             "holding the released train.jsonl, dev.jsonl and test.jsonl")
+        data_dir = released_variant_dir(tp.released_dir, args.variant)
+    started = time.time()
+    record, history = train_emopillars(args.variant, data_dir, resolve_encoder(args.encoder), tp, params.evaluate,
+                                       args.out)
+    record["source"] = tp.source
+    record["profile"] = params.profile
+    write_json(args.metrics, record)
+    write_curves(history, Path(args.plots))
+    m = record["metrics"]["macro_f1"]
+    print(f"train {args.variant}: {record['n_train']} train / {record['n_dev']} dev / {record['n_test']} test from "
+          f"{data_dir}; test macro-F1 {m['value']:.3f} [{m['ci_low']:.3f}, {m['ci_high']:.3f}]; "
+          f"{record['steps']} steps, {time.time() - started:.0f} s -> {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
