@@ -17,6 +17,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "generate": ("emopillars.commands.generate", "run chat requests (JSONL) through the cached, validated generation engine"),
     "datasets": ("emopillars.commands.datasets", "read a benchmark or corpus folder and print its counts per split"),
     "annotate": ("emopillars.commands.annotate", "human evaluation: export a blind annotation sheet, import answers"),
+    "train": ("emopillars.commands.train", "fine-tune an Emo Pillars model on train/dev/test.jsonl (e.g. released data)"),
+    "predict": ("emopillars.commands.predict", "emotion scores and labels for texts or a CSV/JSONL file"),
 }
 
 

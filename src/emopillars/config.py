@@ -148,14 +148,19 @@ class CurateParams(Section):
 class TrainParams(Section):
     targets: Literal["soft", "hard"] = "soft"
     source: Literal["synthetic", "released"] = "synthetic"
-    released_dir: Optional[str] = None
+    released_dir: Optional[str] = Field(None, description="folder with released train/dev/test.jsonl (source: released)")
     pooling: Literal["mean", "cls"] = "mean"
     epochs: float = Field(3, gt=0)
     batch_size: int = Field(32, ge=1)
     max_length: int = Field(64, ge=8)
     learning_rate: float = Field(1e-4, gt=0)
+    head_lr_multiplier: float = Field(10.0, gt=0, description="the head's learning rate is learning_rate times this")
     weight_decay: float = Field(0.01, ge=0)
     warmup_ratio: float = Field(0.1, ge=0, le=1)
+    label_smoothing: float = Field(0.0, ge=0, lt=1)
+    class_weighting: Literal["none", "sqrt_inverse"] = "none"
+    evals_per_epoch: int = Field(1, ge=1)
+    patience: Optional[int] = Field(None, ge=0, description="stop after this many dev evaluations without improvement")
     seed: int = 13
     max_train_examples: Optional[int] = Field(None, ge=1)
     mixed_precision: Literal["no", "bf16", "fp16"] = "no"
@@ -163,20 +168,26 @@ class TrainParams(Section):
 
 class TransferParams(Section):
     benchmarks: list[Literal["goemotions", "isear", "meld", "iemocap", "emocontext"]] = ["goemotions", "isear", "meld"]
+    inits: list[Literal["base", "contextless", "contextual"]] = ["base", "contextless", "contextual"]
     head: Literal["taxonomy28", "benchmark"] = "benchmark"
     fractions: list[float] = [0.01, 0.1, 1.0]
+    min_train_examples: int = Field(8, ge=1, description="floor for the smallest fractions")
+    min_steps: int = Field(20, ge=1, description="small fractions train for more epochs to make at least this many steps")
     epochs: float = Field(2, gt=0)
     batch_size: int = Field(32, ge=1)
     max_length: int = Field(64, ge=8)
     learning_rate: float = Field(1e-4, gt=0)
-    max_train_examples: Optional[int] = Field(None, ge=1)
-    max_eval_examples: Optional[int] = Field(None, ge=1)
+    head_lr_multiplier: float = Field(10.0, gt=0)
+    meld_context_turns: int = Field(2, ge=0, description="previous dialogue turns given to MELD/IEMOCAP models")
+    max_train_examples: Optional[int] = Field(None, ge=1, description="cap of the training pool the fractions are taken from")
+    max_eval_examples: Optional[int] = Field(None, ge=1, description="cap of the dev and test sets (seeded sample)")
     seed: int = 13
 
 
 class EvaluateParams(Section):
     bootstrap_samples: int = Field(1000, ge=10)
     confidence: float = Field(0.95, gt=0, lt=1)
+    threshold_mode: Literal["global", "per_class"] = "global"
     llm_baseline_examples: int = Field(100, ge=0)
     seed: int = 13
 
