@@ -3,7 +3,7 @@
 Writes ``<metrics-dir>/<init>__frac<fraction>.json`` and the test predictions
 ``<predictions-dir>/<init>__frac<fraction>.jsonl``. A user-supplied benchmark
 (IEMOCAP, EmoContext) that is not configured is skipped with a message and a
-``skipped.json`` saying what to set.
+``SKIPPED.txt`` saying what to set.
 """
 
 from __future__ import annotations
@@ -51,13 +51,12 @@ def main(argv=None) -> int:
         mtmp.mkdir(parents=True)
         ptmp.mkdir(parents=True)
         if args.benchmark not in tp.benchmarks:
-            write_json(mtmp / "skipped.json", {"benchmark": args.benchmark, "skipped": True,
-                                               "reason": "not in transfer.benchmarks"})
+            (mtmp / "SKIPPED.txt").write_text(f"{args.benchmark}: skipped: not in transfer.benchmarks\n")
             print(f"transfer {args.benchmark}: skipped (not in transfer.benchmarks)")
             return 0
         splits, reason = read_splits(args.benchmark, params, args.raw_dir)
         if splits is None:
-            write_json(mtmp / "skipped.json", {"benchmark": args.benchmark, "skipped": True, "reason": reason})
+            (mtmp / "SKIPPED.txt").write_text(f"{args.benchmark}: skipped: {reason}\n")
             print(f"transfer {args.benchmark}: skipped: {reason}")
             return 0
         inits = {i: (None if i == "base" else Path(args.models_dir) / i) for i in tp.inits}

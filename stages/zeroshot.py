@@ -33,7 +33,7 @@ def main(argv=None) -> int:
         splits, reason = read_splits(args.benchmark, params, args.raw_dir)
         if splits is None or args.benchmark not in tp.benchmarks:
             reason = reason or "not in transfer.benchmarks"
-            write_json(mtmp / "skipped.json", {"benchmark": args.benchmark, "skipped": True, "reason": reason})
+            (mtmp / "SKIPPED.txt").write_text(f"{args.benchmark}: skipped: {reason}\n")
             print(f"zeroshot {args.benchmark}: skipped: {reason}")
             return 0
         inits = [i for i in tp.inits if i != "base"]
