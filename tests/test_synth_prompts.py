@@ -23,7 +23,7 @@ def test_rendered_prompt_contains_the_inputs():
     t = PromptTemplate("utterances")
     text = t.render(title="The Fox", excerpt="The fox met the crow.", character="Fox", character_description="a sly fox",
                     n_utterances=3, feeling="anger and fear", expressiveness_instruction="Name the feeling openly.")
-    assert "The fox met the crow." in text and "anger and fear" in text and "3 different lines" in text
+    assert "The fox met the crow." in text and "anger and fear" in text and "3 different things" in text
 
 
 def test_labels_prompt_hides_the_context_when_there_is_none(tmp_path):

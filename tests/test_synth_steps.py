@@ -102,9 +102,11 @@ def test_empty_and_duplicate_utterances_are_rejected_and_lines_cleaned():
     row = utterance_row()[0]
     step = UtterancesStep(UtterancesParams(utterances_per_request=3))
     out = step.format_output(answer({"utterances": ['Frog: "I will fetch your ball!"', "  ", "1. I will fetch your ball!",
-                                                    "Please take me home with you."]}), row)
+                                                    "Please take me home with you.", "The first line:",
+                                                    "I will not give up the golden key."]}), row)
     assert [r["utterance"] for r in out.records] == ["I will fetch your ball!", "Please take me home with you."]
-    assert sorted(r["reason"] for r in out.rejects) == ["duplicate in answer", "empty utterance"]
+    assert sorted(r["reason"] for r in out.rejects) == ["copied the prompt's example", "duplicate in answer",
+                                                        "empty utterance", "not a complete line"]
     rec = out.records[0]
     assert rec["emotions_used_to_generate_context"] == row["emotions_used_to_generate_context"]
     assert set(rec["prompt_hashes"]) == {"characters", "utterances"}
@@ -118,9 +120,9 @@ def labelled_row():
 
 def test_labels_prompt_does_not_show_seed_emotions():
     step = LabelsStep(LabelsParams(), TaxonomyMapper(None))
-    row = {**labelled_row(), "emotions_used_to_generate_context": ["pride"]}
+    row = {**labelled_row(), "emotions_used_to_generate_context": ["admiration"]}
     text = step.format_input(row).messages[0]["content"]
-    assert row["utterance"] in text and "pride" not in text
+    assert row["utterance"] in text and "admiration" not in text
 
 
 def test_labels_map_words_keep_unknown_words_out_of_labels():

@@ -261,6 +261,22 @@ class UtterancesStep(Step):
     name = "utterances"
     schema = schemas.UtteranceList
 
+    @property
+    def example_lines(self) -> set[str]:
+        """The lines of the template's format example, normalised (a copy of one is not a new line)."""
+        import json as _json
+
+        cached = getattr(self, "_example_lines", None)
+        if cached is None:
+            cached = set()
+            for m in re.finditer(r"\{\"utterances\":.*\}", self.template.source):
+                try:
+                    cached |= {normalise(x) for x in _json.loads(m.group(0))["utterances"]}
+                except (ValueError, KeyError):
+                    pass
+            self._example_lines = cached
+        return cached
+
     def format_input(self, row: dict, sample_index: int = 0) -> GenerationRequest:
         content = self.template.render(
             title=row.get("title", row["story_id"]),
@@ -290,6 +306,10 @@ class UtterancesStep(Step):
                 reason = "duplicate in answer"
             elif is_repetitive(text):
                 reason = "repetitive utterance"
+            elif key in self.example_lines:
+                reason = "copied the prompt's example"
+            elif text.rstrip().endswith((":", ",")) or len(words(text)) < 2:
+                reason = "not a complete line"
             elif len(out.records) >= self.params.utterances_per_request:
                 reason = "over utterances_per_request"
             else:
