@@ -126,6 +126,7 @@ def in_process(args, model_dir: Path, workdir: Path) -> dict:
                     "valid_rate": st["valid_rate"],
                     "rejected": st["rejected"],
                     "reject_reasons": st["reject_reasons"],
+                    "failed_attempt_reasons": st["retry_reasons"],
                     "max_retries": args.max_retries,
                     "max_tokens": args.max_tokens,
                 }
@@ -196,8 +197,10 @@ def resume_runs(args, model_dir: Path, workdir: Path) -> dict:
             return [sys.executable, "-m", "emopillars.cli", "generate", "--params", str(params), "--requests", str(req_file),
                     "--out", str(out), "--model-dir", str(model_dir), "--stats", str(out.with_suffix(".stats.json")), "--quiet"]
 
-        target = rng.randint(1, n - 1)  # kill once at least this many answers are committed ...
-        extra = rng.uniform(0, 3.0)      # ... plus a random delay, so the kill lands anywhere in a batch
+        # Kill once at least `target` answers are committed, plus a random delay so the kill lands anywhere
+        # in the next batch; the last batch is left out so the kill falls before the run's end.
+        target = rng.randint(1, n - batch - 1)
+        extra = rng.uniform(0, 2.0)
         proc = subprocess.Popen(cmd(d / "killed.jsonl"), cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         while _rows(d / "cache.sqlite") < target and proc.poll() is None:
             time.sleep(0.1)
@@ -223,7 +226,8 @@ def resume_runs(args, model_dir: Path, workdir: Path) -> dict:
         })
         print(f"resume {i}: {runs[-1]}", flush=True)
     return {"requests": n, "batch_size": batch, "runs": runs,
-            "all_ok": all(r["same_key_set"] and r["duplicates"] == 0 and r["killed_mid_run"] for r in runs)}
+            "all_ok": all(r["same_key_set"] and r["duplicates"] == 0 and r["killed_mid_run"] and r["rows_at_kill"] < n
+                          for r in runs)}
 
 
 def main(argv=None) -> int:

@@ -103,6 +103,7 @@ class Engine:
         self.progress = progress
         self._counts: Counter = Counter()
         self._reject_reasons: Counter = Counter()
+        self._retry_reasons: Counter = Counter()  # why attempts failed before a retry
         self._wall = 0.0
         self._backend_seconds = 0.0
         self._closed = False
@@ -271,6 +272,7 @@ class Engine:
                         self._counts["retried"] += 1
                     bar.update(1)
                 else:
+                    self._retry_reasons[_reason_kind(reason)] += 1
                     retry.append((k, r, attempts))
             pending = retry
             bar.set_postfix_str(f"{self.tokens_per_second:.0f} tok/s, {len(pending)} retrying", refresh=False)
@@ -294,6 +296,7 @@ class Engine:
             "retried": c["retried"],
             "model_calls": c["model_calls"],
             "reject_reasons": dict(self._reject_reasons.most_common()),
+            "retry_reasons": dict(self._retry_reasons.most_common()),
             "prompt_tokens": c["prompt_tokens"],
             "generated_tokens": c["generated_tokens"],
             "wall_seconds": round(self._wall, 3),
