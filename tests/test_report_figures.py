@@ -79,7 +79,9 @@ def test_goemotions_label_distribution_from_the_real_training_split():
 
 
 def test_training_curves_read_dvc_plot_tables():
+    # the train stage's plots: train.tsv (step, epoch, train_loss) and dev.tsv (step, epoch, dev_loss, dev_macro_f1)
     curves = read_curves(FIX / "outputs" / "plots" / "train")
-    assert set(curves) == {"loss", "macro_f1"}
-    xname, x, y = curves["macro_f1"]["contextless"]
-    assert xname == "epoch" and list(x) == [1, 2, 3] and np.all(np.diff(y) > 0)
+    assert set(curves) == {"train_loss", "dev_loss", "dev_macro_f1"}
+    assert set(curves["dev_macro_f1"]) == {"contextless", "contextual"}
+    xname, x, y = curves["dev_macro_f1"]["contextless"]
+    assert xname == "step" and list(x) == [50, 100, 150] and np.all(np.diff(y) > 0)
