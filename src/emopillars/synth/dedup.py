@@ -16,7 +16,6 @@ import numpy as np
 
 from emopillars.synth.text import normalise
 
-_PRIME = np.uint64((1 << 61) - 1)
 _MASK32 = np.uint64(0xFFFFFFFF)
 
 
@@ -65,14 +64,18 @@ def shingle_hashes(texts: list[str], k: int = 5) -> tuple[np.ndarray, np.ndarray
 
 
 def minhash_signatures(texts: list[str], num_perm: int = 64, seed: int = 1, k: int = 5,
-                       chunk: int = 4_000_000) -> np.ndarray:
+                       chunk: int = 1_000_000) -> np.ndarray:
     """(n, num_perm) uint32 MinHash signatures of the texts' character k-grams."""
     hashes, offsets = shingle_hashes(texts, k)
     rng = np.random.RandomState(seed)
-    a = rng.randint(1, 1 << 31, size=num_perm, dtype=np.int64).astype(np.uint64) * np.uint64(2) + np.uint64(1)
-    b = rng.randint(0, 1 << 31, size=num_perm, dtype=np.int64).astype(np.uint64)
+    def random64(n):
+        hi = rng.randint(0, 1 << 32, size=n, dtype=np.int64).astype(np.uint64)
+        lo = rng.randint(0, 1 << 32, size=n, dtype=np.int64).astype(np.uint64)
+        return (hi << np.uint64(32)) | lo
+
+    a = random64(num_perm) | np.uint64(1)
+    b = random64(num_perm)
     sig = np.empty((len(texts), num_perm), dtype=np.uint32)
-    doc_of = np.repeat(np.arange(len(texts)), np.diff(np.append(offsets, len(hashes))))
     # process whole documents per chunk so reduceat sees complete groups
     doc_start = 0
     while doc_start < len(texts):
@@ -81,11 +84,13 @@ def minhash_signatures(texts: list[str], num_perm: int = 64, seed: int = 1, k: i
         hi_doc = max(hi_doc, doc_start + 1)
         hi = offsets[hi_doc] if hi_doc < len(texts) else len(hashes)
         hv = hashes[lo:hi]
-        perm = ((hv[:, None] * a[None, :] + b[None, :]) % _PRIME) & _MASK32
+        # multiply-shift universal hashing (a odd): (a*x + b) mod 2^64, top 32 bits; in place, one array per chunk
+        perm = hv[:, None] * a[None, :]
+        perm += b[None, :]
+        perm >>= np.uint64(32)
         local = offsets[doc_start:hi_doc] - lo
         sig[doc_start:hi_doc] = np.minimum.reduceat(perm, local, axis=0).astype(np.uint32)
         doc_start = hi_doc
-    del doc_of
     return sig
 
 
@@ -123,24 +128,29 @@ def find_duplicates(texts: list[str], threshold: float = 0.8, num_perm: int = 64
             return x
 
         mult = np.random.RandomState(seed + 7).randint(1, 1 << 62, size=rows, dtype=np.int64).astype(np.uint64)
+        pairs = []
         for band in range(bands):
             block = sig[:, band * rows:(band + 1) * rows].astype(np.uint64)
             keys = (block * mult[None, :]).sum(axis=1)  # wraps mod 2^64: a hash of the band
             order = np.argsort(keys, kind="stable")
             sk = keys[order]
-            boundaries = np.flatnonzero(np.diff(sk)) + 1
-            groups = np.split(order, boundaries)
-            for g in groups:
-                if len(g) < 2:
-                    continue
-                g = np.sort(g)
-                members = g if len(g) <= 64 else g[:64]
-                sims = (sig[members][:, None, :] == sig[members][None, :, :]).mean(axis=2)
-                ii, jj = np.nonzero(np.triu(sims >= threshold, k=1))
-                for x, y in zip(members[ii], members[jj]):
-                    rx, ry = find(int(x)), find(int(y))
-                    if rx != ry:
-                        parent[max(rx, ry)] = min(rx, ry)
+            is_start = np.ones(len(sk), dtype=bool)
+            is_start[1:] = sk[1:] != sk[:-1]
+            # each member of a bucket is paired with the bucket's first member (texts in input order)
+            first = order[np.maximum.accumulate(np.where(is_start, np.arange(len(sk)), 0))]
+            member = ~is_start
+            if member.any():
+                pairs.append(np.stack([first[member], order[member]], axis=1))
+        if pairs:
+            cand = np.unique(np.sort(np.concatenate(pairs), axis=1), axis=0)
+            agree = np.empty(len(cand))
+            for i in range(0, len(cand), 200_000):
+                c = cand[i:i + 200_000]
+                agree[i:i + 200_000] = (sig[c[:, 0]] == sig[c[:, 1]]).mean(axis=1)
+            for x, y in cand[agree >= threshold]:
+                rx, ry = find(int(x)), find(int(y))
+                if rx != ry:
+                    parent[max(rx, ry)] = min(rx, ry)
         for local in range(len(unique_idx)):
             root = find(local)
             if root != local:
