@@ -9,8 +9,6 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-STORIES = None
-
 
 def _mirror() -> Path:
     import os
@@ -51,7 +49,9 @@ def _rows(path: Path) -> list[dict]:
 def test_characters_stage_with_vllm(tmp_path):
     """One passage through the real generator: every kept name occurs in the passage, rejects carry a reason."""
     _need_models()
-    params = _params(tmp_path, narratives={"n_passages": 1}, characters={"max_characters": 2, "retries": 0})
+    params = _params(tmp_path, narratives={"n_passages": 1, "max_words": 150},
+                     characters={"max_characters": 2, "retries": 0,
+                                 "sampling": {"temperature": 0.3, "top_p": 0.95, "max_tokens": 120}})
     _run("narratives.py", "--params", str(params), "--corpus-dir", str(_mirror() / "fairytaleqa_stories"),
          "--out", str(tmp_path / "narratives.jsonl"), "--metrics", str(tmp_path / "m_narratives.json"))
     out = _run("characters.py", "--params", str(params), "--narratives", str(tmp_path / "narratives.jsonl"),
