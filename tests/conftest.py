@@ -64,3 +64,34 @@ def vllm_backend(generator_dir):
     backend = VLLMBackend(generator_dir, LLMParams(kv_cache_memory_gib=0.25, max_model_len=1024))
     yield backend
     backend.close()
+
+
+# --------------------------------------------------------------------------- classifiers
+@pytest.fixture(scope="session")
+def released_model(tmp_path_factory, encoder_dir):
+    """The train stage run with ``train.source: released`` on tests/fixtures/released (one short epoch).
+
+    Returns ``(model folder, metrics record, plots folder)``; shared by the training and predict tests.
+    """
+    import json
+    import subprocess
+    import sys
+
+    import yaml
+
+    from emopillars.profiles import compose
+
+    tmp = tmp_path_factory.mktemp("released")
+    params = compose("smoke", tmp / "params.yaml", ROOT / "conf")
+    raw = yaml.safe_load(params.read_text())
+    raw["train"].update(source="released", released_dir=str(ROOT / "tests" / "fixtures" / "released"), epochs=1,
+                        max_length=48)
+    raw["evaluate"]["bootstrap_samples"] = 50
+    params.write_text(yaml.safe_dump(raw))
+    out, metrics, plots = tmp / "model", tmp / "metrics.json", tmp / "plots"
+    proc = subprocess.run([sys.executable, str(ROOT / "stages" / "train.py"), "--params", str(params),
+                           "--variant", "contextual", "--data", str(tmp / "not-generated"), "--encoder",
+                           str(encoder_dir), "--out", str(out), "--metrics", str(metrics), "--plots", str(plots)],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return out, json.loads(metrics.read_text()), plots

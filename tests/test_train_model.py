@@ -1,0 +1,161 @@
+"""The classifier: folding mean pooling into a standard BERT, real training, export and loading."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from emopillars.data.label_maps import BENCHMARK_LABELS, TO_TAXONOMY, primary_class
+from emopillars.taxonomy import EMOTION_INDEX, EMOTIONS
+from emopillars.train.data import Encoded, synthetic_examples
+from emopillars.train.modeling import build_classifier, fold_to_bert, load_classifier
+from emopillars.train.transfer import Head, fraction_sizes
+
+ROOT = Path(__file__).resolve().parents[1]
+RELEASED = ROOT / "tests" / "fixtures" / "released"
+
+
+@pytest.fixture(scope="module")
+def tiny_encoder(tmp_path_factory, encoder_dir) -> Path:
+    """A 2-layer BERT with random weights and the real tokenizer (fast to run)."""
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    out = tmp_path_factory.mktemp("tiny") / "encoder"
+    config = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=128)
+    torch.manual_seed(0)
+    BertModel(config).save_pretrained(str(out))
+    AutoTokenizer.from_pretrained(str(encoder_dir)).save_pretrained(str(out))
+    return out
+
+
+def test_folded_model_computes_mean_pooling_with_padding(tiny_encoder):
+    from transformers import AutoTokenizer
+
+    model = build_classifier(tiny_encoder, ["x", "y", "z"], "mean")
+    torch.manual_seed(1)
+    for p in model.head_parameters():  # a trained-looking head, not the zero init
+        p.data.normal_(0, 0.5)
+    model.eval()
+    tok = AutoTokenizer.from_pretrained(str(tiny_encoder))
+    batch = tok(["a short one", "a much longer sentence with many more words in it than the first"],
+                padding=True, return_tensors="pt")
+    with torch.no_grad():
+        expected = model(**batch)
+        bert = fold_to_bert(model)
+        got = bert(**batch).logits
+        alone = bert(**tok(["a short one"], return_tensors="pt")).logits
+    assert type(bert).__name__ == "BertForSequenceClassification"
+    torch.testing.assert_close(got, expected, atol=1e-4, rtol=1e-4)
+    # Padding does not change a row's scores: the extra layer averages non-padding tokens only.
+    torch.testing.assert_close(alone[0], got[0], atol=1e-4, rtol=1e-4)
+
+
+def test_synthetic_examples_soft_and_hard_targets():
+    soft = synthetic_examples(RELEASED / "train.jsonl", "contextless", "soft")
+    hard = synthetic_examples(RELEASED / "train.jsonl", "contextless", "hard")
+    assert len(soft) == len(hard) == 48
+    row = json.loads((RELEASED / "train.jsonl").read_text().splitlines()[0])
+    s, h = soft[0].target, hard[0].target
+    assert set(np.flatnonzero(h)) == {EMOTION_INDEX[l] for l in row["labels"]}
+    for label, score in row["all_emotions_mapped"].items():
+        assert s[EMOTION_INDEX[label]] == pytest.approx(max(score, float(label in row["labels"])))
+    ctx = synthetic_examples(RELEASED / "train.jsonl", "contextual", "soft")
+    assert row["character"] in ctx[0].text_pair and row["context"] in ctx[0].text_pair
+    assert soft[0].text_pair is None
+
+
+def test_unknown_label_in_training_file_names_file_line_and_label(tmp_path):
+    rows = (RELEASED / "train.jsonl").read_text().splitlines()
+    bad = json.loads(rows[2])
+    bad["labels"] = ["happiness"]
+    path = tmp_path / "train.jsonl"
+    path.write_text("\n".join([rows[0], rows[1], json.dumps(bad)]) + "\n")
+    with pytest.raises(ValueError, match=r"train\.jsonl:3: unknown label 'happiness'"):
+        synthetic_examples(path, "contextless", "hard")
+
+
+def test_label_mapping_round_trip_through_the_taxonomy_head():
+    for bench in ("isear", "meld", "iemocap", "emocontext"):
+        head = Head(bench, "taxonomy28")
+        for i, label in enumerate(BENCHMARK_LABELS[bench]):
+            onehot = np.zeros((1, len(EMOTIONS)))
+            onehot[0, EMOTION_INDEX[primary_class(bench, label)]] = 1.0
+            assert head.to_bench_scores(onehot).argmax(1)[0] == i, (bench, label)
+            # every mapped class (not only the primary) reads back as the same label
+            for cls in TO_TAXONOMY[bench][label]:
+                onehot = np.zeros((1, len(EMOTIONS)))
+                onehot[0, EMOTION_INDEX[cls]] = 1.0
+                assert head.to_bench_scores(onehot).argmax(1)[0] == i
+
+
+def test_fraction_sizes_are_nested_and_floored():
+    sizes = fraction_sizes(1000, [0.01, 0.1, 1.0], 8)
+    assert sizes == {0.01: 10, 0.1: 100, 1.0: 1000}
+    assert fraction_sizes(300, [0.01], 8) == {0.01: 8}
+
+
+def test_short_goemotions_training_moves_the_loss_and_exports_a_loadable_model(mirror_dir, encoder_dir, tmp_path):
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
+
+    from emopillars.data.readers import read_benchmark
+    from emopillars.train.data import record_examples
+    from emopillars.train.export import load_thresholds, save_classifier
+    from emopillars.train.trainer import TrainConfig, make_loss, predict_probs, train_classifier
+
+    labels = list(EMOTIONS)
+    splits = read_benchmark("goemotions", mirror_dir / "goemotions")
+    train = record_examples(splits["train"][:64], labels)
+    dev = record_examples(splits["dev"][:16], labels)
+    tok = AutoTokenizer.from_pretrained(str(encoder_dir))
+    model = build_classifier(encoder_dir, labels, "mean")
+    enc = Encoded(tok, train, 32)
+    cfg = TrainConfig(epochs=3, batch_size=16, max_length=32, learning_rate=3e-4, head_lr_multiplier=10,
+                      warmup_ratio=0.0, progress=False)
+    from emopillars.train.modeling import init_bias_from_prior
+
+    init_bias_from_prior(model, enc.targets)
+    loss_fn = make_loss(True, enc.targets, cfg, "cpu")
+    logit = lambda p: torch.logit(torch.from_numpy(p).clamp(1e-6, 1 - 1e-6))  # noqa: E731
+    before = float(loss_fn(logit(predict_probs(model, enc)), torch.from_numpy(enc.targets)))
+    result = train_classifier(model, tok, train, dev, cfg)
+    after = float(loss_fn(logit(predict_probs(model, enc)), torch.from_numpy(enc.targets)))
+    assert after < before * 0.9, (before, after)
+    assert [r for r in result.history if r["kind"] == "dev"]
+
+    out = tmp_path / "model"
+    rule = {"kind": "global", "global": 0.3, "per_class": None}
+    save_classifier(model, tok, out, labels, rule, {"variant": "contextless"}, "# card\n")
+    assert (out / "model.safetensors").exists() and load_thresholds(out)["global"] == 0.3
+    hf = AutoModelForSequenceClassification.from_pretrained(str(out))
+    assert hf.config.id2label[0] == "admiration" and hf.config.problem_type == "multi_label_classification"
+    text = "Thank you so much, this is wonderful!"
+    clf = pipeline("text-classification", model=str(out), top_k=None, function_to_apply="sigmoid")
+    piped = {d["label"]: d["score"] for d in clf(text)[0]} if isinstance(clf(text)[0], list) else \
+        {d["label"]: d["score"] for d in clf(text)}
+    ours = predict_probs(model, Encoded(tok, [type(train[0])(text=text, target=np.zeros(28, np.float32))], 32))[0]
+    assert max(abs(piped[l] - float(ours[i])) for i, l in enumerate(labels)) < 1e-4
+    # and back into the training form, for transfer
+    again = load_classifier(out)
+    assert again.labels == labels and again.pooling == "mean"
+
+
+def test_released_data_switch_trains_on_the_released_files(released_model):
+    out, metrics, plots = released_model
+    assert metrics["source"] == "released" and metrics["data"] == str(RELEASED)
+    assert metrics["n_train"] == 48 and metrics["n_test"] == 12
+    m = metrics["metrics"]["macro_f1"]
+    assert m["ci_low"] <= m["value"] <= m["ci_high"]
+    card = (out / "README.md").read_text()
+    assert "Metrics" in card and "Intended use" in card
+    assert (plots / "train.tsv").read_text().startswith("step\tepoch\ttrain_loss")
+    config = json.loads((out / "config.json").read_text())
+    assert config["emopillars"]["input"]["variant"] == "contextual"
+    assert len(config["emopillars"]["thresholds"]["per_class"]) == 28
