@@ -179,8 +179,8 @@ class TransferParams(Section):
     learning_rate: float = Field(1e-4, gt=0)
     head_lr_multiplier: float = Field(10.0, gt=0)
     meld_context_turns: int = Field(2, ge=0, description="previous dialogue turns given to MELD/IEMOCAP models")
-    max_train_examples: Optional[int] = Field(None, ge=1, description="cap of the training pool the fractions are taken from")
-    max_eval_examples: Optional[int] = Field(None, ge=1, description="cap of the dev and test sets (seeded sample)")
+    max_train_examples: Optional[int] = Field(800, ge=1, description="cap of the training pool the fractions are taken from")
+    max_eval_examples: Optional[int] = Field(600, ge=1, description="cap of the dev and test sets (seeded sample)")
     seed: int = 13
 
 

@@ -45,6 +45,7 @@ class TrainConfig:
     threads: Optional[int] = None
     progress: bool = True
     prior_bias_init: bool = True
+    max_evals: int = 10  # tiny training sets run many short epochs: evaluate at most this many times
     time_budget_s: Optional[float] = None  # stop (after a last dev evaluation) once training has run this long
 
 
@@ -188,7 +189,7 @@ def train_classifier(model, tokenizer, train: Sequence[Example], dev: Sequence[E
     model.to(device)
     steps_per_epoch = math.ceil(len(train_enc) / cfg.batch_size)
     total_steps = max(1, math.ceil(cfg.epochs * steps_per_epoch))
-    eval_every = max(1, steps_per_epoch // max(1, cfg.evals_per_epoch))
+    eval_every = max(1, steps_per_epoch // max(1, cfg.evals_per_epoch), math.ceil(total_steps / max(1, cfg.max_evals)))
     optimizer = torch.optim.AdamW(_param_groups(model, cfg), lr=cfg.learning_rate)
     scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * total_steps), total_steps)
     scaler = torch.amp.GradScaler("cuda") if device.type == "cuda" and cfg.mixed_precision == "fp16" else None
