@@ -29,6 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import psutil
 from pydantic import BaseModel, Field
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -206,9 +207,14 @@ def resume_runs(args, model_dir: Path, workdir: Path) -> dict:
             time.sleep(0.1)
         time.sleep(extra)
         killed_mid_run = proc.poll() is None
+        children = psutil.Process(proc.pid).children(recursive=True) if killed_mid_run else []
         if killed_mid_run:
             os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
+        _, left = psutil.wait_procs(children, timeout=30)
+        orphans = [p.pid for p in left if p.status() != psutil.STATUS_ZOMBIE]
+        for p in left:  # never leave an engine behind, even if the watchdog failed
+            p.kill()
         rows_at_kill = _rows(d / "cache.sqlite")
         out = d / "resumed.jsonl"
         r = subprocess.run(cmd(out), cwd=ROOT, env=env, capture_output=True, text=True)
@@ -222,11 +228,12 @@ def resume_runs(args, model_dir: Path, workdir: Path) -> dict:
             "rows_at_kill": rows_at_kill, "resumed_cache_hits": stats["cache_hits"],
             "resumed_generated": stats["generated_requests"],
             "same_key_set": sorted(keys) == expected, "duplicates": len(keys) - len(set(keys)),
-            "partial_output_written": (d / "killed.jsonl").exists(),
+            "partial_output_written": (d / "killed.jsonl").exists(), "orphan_processes_after_kill": len(orphans),
         })
         print(f"resume {i}: {runs[-1]}", flush=True)
     return {"requests": n, "batch_size": batch, "runs": runs,
             "all_ok": all(r["same_key_set"] and r["duplicates"] == 0 and r["killed_mid_run"] and r["rows_at_kill"] < n
+                          and r["orphan_processes_after_kill"] == 0
                           for r in runs)}
 
 

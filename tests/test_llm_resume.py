@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,8 +64,12 @@ def kill_and_resume(tmp_path: Path, generator_dir: Path, backend: str, n: int, b
             proc.kill()
             pytest.fail("no batch was committed within 10 minutes")
         time.sleep(0.2)
+    children = psutil.Process(proc.pid).children(recursive=True)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
+    # The engine's helper processes (vLLM's engine core and workers) must not outlive the killed run.
+    gone, alive = psutil.wait_procs(children, timeout=30)
+    assert not [p for p in alive if p.status() != psutil.STATUS_ZOMBIE], f"orphans left: {alive}"
     rows_at_kill = _rows(cache)
     assert 0 < rows_at_kill < n, "the kill must land mid-run"
     assert not (tmp_path / "killed.jsonl").exists(), "a killed run writes no partial output"

@@ -65,6 +65,7 @@ class VLLMBackend(Backend):
             kwargs["kv_cache_memory_bytes"] = int(llm_params.kv_cache_memory_gib * GIB)
         self.engine_args = {k: v for k, v in kwargs.items() if k != "model"}
         self.llm = LLM(**kwargs)
+        self._watchdog = _start_orphan_watchdog()
 
     def _sampling(self, call: Call):
         kw: dict[str, Any] = dict(
@@ -120,3 +121,52 @@ class VLLMBackend(Backend):
             except Exception:
                 pass
             del llm
+        watchdog = getattr(self, "_watchdog", None)
+        self._watchdog = None
+        if watchdog is not None and watchdog.poll() is None:
+            watchdog.terminate()
+            watchdog.wait(10)
+
+
+# vLLM runs its engine core and workers in child processes that outlive a parent
+# killed with SIGKILL (a killed stage would leave gigabytes of RAM held by
+# orphans). A tiny watchdog process waits for this process to die and then kills
+# exactly the children that existed when the engine started (matched by pid and
+# start time, so a reused pid is never hit).
+_WATCHDOG = r"""
+import os, sys, time, psutil
+parent = int(sys.argv[1])
+targets = [(int(p), float(t)) for p, t in (x.split(":") for x in sys.argv[2:])]
+def alive(pid):
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+while alive(parent):
+    time.sleep(0.5)
+for pid, created in targets:
+    try:
+        proc = psutil.Process(pid)
+        if abs(proc.create_time() - created) < 1e-3:
+            proc.kill()
+    except psutil.Error:
+        pass
+"""
+
+
+def _start_orphan_watchdog():
+    import subprocess
+    import sys
+
+    try:
+        import psutil
+    except ImportError:  # pragma: no cover - vLLM depends on psutil
+        return None
+    me = psutil.Process()
+    children = [f"{c.pid}:{c.create_time()}" for c in me.children(recursive=True)]
+    if not children:
+        return None
+    return subprocess.Popen(
+        [sys.executable, "-c", _WATCHDOG, str(me.pid), *children],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
