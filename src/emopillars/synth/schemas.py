@@ -29,9 +29,9 @@ class EmotionIntensity(BaseModel):
 
 
 class EmotionExplication(BaseModel):
-    explanation: str = Field(max_length=120)
+    explanation: str = Field(max_length=80)
     emotions: list[EmotionIntensity] = Field(max_length=3)
 
 
 class SituationContext(BaseModel):
-    context: str = Field(max_length=400)
+    context: str = Field(max_length=300)
