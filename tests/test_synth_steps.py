@@ -102,11 +102,9 @@ def test_empty_and_duplicate_utterances_are_rejected_and_lines_cleaned():
     row = utterance_row()[0]
     step = UtterancesStep(UtterancesParams(utterances_per_request=3))
     out = step.format_output(answer({"utterances": ['Frog: "I will fetch your ball!"', "  ", "1. I will fetch your ball!",
-                                                    "Please take me home with you.", "The first line:",
-                                                    "I will not give up the golden key."]}), row)
+                                                    "Please take me home with you.", "The first line:"]}), row)
     assert [r["utterance"] for r in out.records] == ["I will fetch your ball!", "Please take me home with you."]
-    assert sorted(r["reason"] for r in out.rejects) == ["copied the prompt's example", "duplicate in answer",
-                                                        "empty utterance", "not a complete line"]
+    assert sorted(r["reason"] for r in out.rejects) == ["duplicate in answer", "empty utterance", "not a complete line"]
     rec = out.records[0]
     assert rec["emotions_used_to_generate_context"] == row["emotions_used_to_generate_context"]
     assert set(rec["prompt_hashes"]) == {"characters", "utterances"}
@@ -187,3 +185,13 @@ def test_partial_quotation_counts_as_quoting():
     assert quotes_utterance("Then he cried take me home I am so lonely to the princess",
                             "Please, please take me home, I am so lonely here!")
     assert not quotes_utterance("He wanted to go home.", "Please, please take me home, I am so lonely here!")
+
+
+def test_a_copy_of_the_template_s_format_example_is_not_a_new_line(tmp_path):
+    (tmp_path / "utterances.j2").write_text('Lines of {{ character }} ({{ title }}, {{ excerpt }}, {{ n_utterances }}, '
+                                            '{{ feeling }}, {{ expressiveness_instruction }}, '
+                                            '{{ character_description }}). Example: {"utterances": ["I see a bridge."]}')
+    step = UtterancesStep(UtterancesParams(), prompts_dir=tmp_path)
+    out = step.format_output(answer({"utterances": ["I see a bridge!", "The bridge is mine."]}), utterance_row()[0])
+    assert [r["utterance"] for r in out.records] == ["The bridge is mine."]
+    assert out.rejects[0]["reason"] == "copied the prompt's example"
