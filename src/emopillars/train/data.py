@@ -140,12 +140,19 @@ class Encoded:
         self.token_type_ids: list[list[int]] = []
         has_pair = [p is not None for p in pairs]
         if any(has_pair):
-            for t, p in zip(texts, pairs):
-                enc = tokenizer(t, p, truncation="only_second" if p else True, max_length=max_length)
-                if p is not None and len(enc["input_ids"]) > max_length:  # utterance alone too long
-                    enc = tokenizer(t, p, truncation="longest_first", max_length=max_length)
-                self.input_ids.append(enc["input_ids"])
-                self.token_type_ids.append(enc.get("token_type_ids") or [0] * len(enc["input_ids"]))
+            # Context is cut from its start: the turns nearest the text are the ones kept.
+            side = tokenizer.truncation_side
+            tokenizer.truncation_side = "left"
+            try:
+                for t, p in zip(texts, pairs):
+                    try:
+                        enc = tokenizer(t, p, truncation="only_second" if p else True, max_length=max_length)
+                    except Exception:  # the text alone is longer than max_length
+                        enc = tokenizer(t, p, truncation="longest_first", max_length=max_length)
+                    self.input_ids.append(enc["input_ids"])
+                    self.token_type_ids.append(enc.get("token_type_ids") or [0] * len(enc["input_ids"]))
+            finally:
+                tokenizer.truncation_side = side
         else:
             enc = tokenizer(texts, truncation=True, max_length=max_length)
             self.input_ids = enc["input_ids"]
