@@ -12,6 +12,8 @@ export EMOPILLARS_DATA_MIRROR ?= $(abspath ../shared/data)
 HAS_GPU := $(shell command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1 && echo 1)
 REQS := requirements/$(if $(HAS_GPU),gpu,cpu).txt
 STAMP := $(VENV)/.installed-$(notdir $(basename $(REQS)))
+# dvc runs each stage's `python` from PATH: make it the environment's.
+export PATH := $(abspath $(BIN)):$(PATH)
 
 .PHONY: setup test test-slow test-all repro dag bench figures paper clean-venv help
 
