@@ -58,7 +58,7 @@ def test_characters_stage_with_vllm(tmp_path):
                "--model-dir", str(ROOT / "models" / "generator"), "--prompts", str(ROOT / "prompts"),
                "--out", str(tmp_path / "characters.jsonl"), "--rejects", str(tmp_path / "rejects.jsonl"),
                "--metrics", str(tmp_path / "m_characters.json"), "--generation-stats", str(tmp_path / "gen.json"))
-    assert out.startswith("characters: 1 passages")
+    assert "characters: 1 passages ->" in out
     passage = _rows(tmp_path / "narratives.jsonl")[0]["passage"].lower()
     chars, rejects = _rows(tmp_path / "characters.jsonl"), _rows(tmp_path / "rejects.jsonl")
     assert chars or rejects
