@@ -150,7 +150,7 @@ def run_benchmark(benchmark: str, splits, inits: dict[str, Optional[Path]], enco
         n = sizes[fraction]
         train = pool_ex[:n]
         # Tiny fractions still get a minimum number of optimiser steps.
-        epochs = max(tp.epochs, tp.min_steps * tp.batch_size / max(1, n))
+        epochs = max(tp.epochs, tp.min_steps / math.ceil(n / tp.batch_size))
         for init in names:
             model, fresh_head = init_model(init, inits[init], encoder_dir, head, pooling)
             cfg = TrainConfig(epochs=epochs, batch_size=tp.batch_size, max_length=tp.max_length,
