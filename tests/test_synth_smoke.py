@@ -1,4 +1,4 @@
-"""The synthesis stages for real: SmolLM2 through vLLM on CPU (needs models/generator and models/encoder)."""
+"""The synthesis stages for real: SmolLM2 through vLLM on CPU (models materialised once per test session)."""
 
 import json
 import subprocess
@@ -16,10 +16,7 @@ def _mirror() -> Path:
     return Path(os.environ.get("EMOPILLARS_DATA_MIRROR", ROOT.parent / "shared" / "data"))
 
 
-def _need_models():
-    for m in ("generator", "encoder"):
-        if not (ROOT / "models" / m / "config.json").exists():
-            pytest.skip(f"models/{m} is not materialised (run: dvc repro models)")
+def _need_vllm():
     pytest.importorskip("vllm")
 
 
@@ -46,16 +43,16 @@ def _rows(path: Path) -> list[dict]:
     return [json.loads(l) for l in path.read_text().splitlines() if l.strip()]
 
 
-def test_characters_stage_with_vllm(tmp_path):
+def test_characters_stage_with_vllm(tmp_path, generator_dir):
     """One passage through the real generator: every kept name occurs in the passage, rejects carry a reason."""
-    _need_models()
+    _need_vllm()
     params = _params(tmp_path, narratives={"n_passages": 1, "max_words": 150},
                      characters={"max_characters": 2, "retries": 0,
                                  "sampling": {"temperature": 0.3, "top_p": 0.95, "max_tokens": 120}})
     _run("narratives.py", "--params", str(params), "--corpus-dir", str(_mirror() / "fairytaleqa_stories"),
          "--out", str(tmp_path / "narratives.jsonl"), "--metrics", str(tmp_path / "m_narratives.json"))
     out = _run("characters.py", "--params", str(params), "--narratives", str(tmp_path / "narratives.jsonl"),
-               "--model-dir", str(ROOT / "models" / "generator"), "--prompts", str(ROOT / "prompts"),
+               "--model-dir", str(generator_dir), "--prompts", str(ROOT / "prompts"),
                "--out", str(tmp_path / "characters.jsonl"), "--rejects", str(tmp_path / "rejects.jsonl"),
                "--metrics", str(tmp_path / "m_characters.json"), "--generation-stats", str(tmp_path / "gen.json"))
     assert "characters: 1 passages ->" in out
@@ -72,20 +69,20 @@ def test_characters_stage_with_vllm(tmp_path):
 
 
 @pytest.mark.slow
-def test_whole_synthesis_pipeline_produces_both_datasets(tmp_path):
-    _need_models()
+def test_whole_synthesis_pipeline_produces_both_datasets(tmp_path, generator_dir, encoder_dir):
+    _need_vllm()
     params = _params(tmp_path, narratives={"n_passages": 2}, contexts={"share": 0.6, "relabel": True})
     d = tmp_path
-    g = ["--model-dir", str(ROOT / "models" / "generator"), "--prompts", str(ROOT / "prompts")]
+    g = ["--model-dir", str(generator_dir), "--prompts", str(ROOT / "prompts")]
     _run("narratives.py", "--params", str(params), "--corpus-dir", str(_mirror() / "fairytaleqa_stories"),
          "--out", str(d / "narratives.jsonl"), "--metrics", str(d / "m/synth/narratives.json"))
     for stage, extra in (("characters", ["--narratives", str(d / "narratives.jsonl")]),
                          ("utterances", ["--characters", str(d / "characters.jsonl")]),
                          ("labels", ["--utterances", str(d / "utterances.jsonl"), "--characters",
-                                     str(d / "characters.jsonl"), "--encoder", str(ROOT / "models" / "encoder")]),
+                                     str(d / "characters.jsonl"), "--encoder", str(encoder_dir)]),
                          ("contexts", ["--labels", str(d / "labels.jsonl"), "--narratives", str(d / "narratives.jsonl"),
                                        "--characters", str(d / "characters.jsonl"),
-                                       "--encoder", str(ROOT / "models" / "encoder")])):
+                                       "--encoder", str(encoder_dir)])):
         _run(f"{stage}.py", "--params", str(params), *extra, *g, "--out", str(d / f"{stage}.jsonl"),
              "--rejects", str(d / f"rejects/{stage}.jsonl"), "--metrics", str(d / f"m/synth/{stage}.json"),
              "--generation-stats", str(d / f"m/generation/{stage}.json"))
