@@ -51,6 +51,7 @@ class ExperimentParams(BaseModel):
     max_dev_examples: int | None = None
     threshold_mode: str = "global"
     max_train_minutes: float | None = None
+    threads: int | None = None
     bootstrap_samples: int = 1000
     confidence: float = 0.95
 
@@ -99,7 +100,7 @@ def main(argv=None) -> int:
     cfg = TrainConfig(epochs=p.epochs, batch_size=p.batch_size, max_length=p.max_length, learning_rate=p.learning_rate,
                       head_lr_multiplier=p.head_lr_multiplier, weight_decay=p.weight_decay, warmup_ratio=p.warmup_ratio,
                       label_smoothing=p.label_smoothing, class_weighting=p.class_weighting,
-                      evals_per_epoch=p.evals_per_epoch, seed=p.seed,
+                      evals_per_epoch=p.evals_per_epoch, seed=p.seed, threads=p.threads,
                       time_budget_s=p.max_train_minutes * 60 if p.max_train_minutes else None)
     print(f"goemotions_full: train {len(train)}, dev {len(dev)}, test {len(test)}; encoder {encoder_dir}", flush=True)
     result = train_classifier(model, tokenizer, train, dev, cfg, log=log)

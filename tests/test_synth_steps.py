@@ -33,7 +33,14 @@ def test_characters_request_renders_passage_and_schema():
     text = req.messages[0]["content"]
     assert PASSAGE in text and "up to 3 characters" in text
     assert "Hans" in text.split("Characters named in it:")[1]
-    assert req.schema is schemas.CharacterList and req.tag == "frog-king__p000"
+    assert req.tag == "frog-king__p000"
+    # the answer's grammar only admits names found in the passage
+    names = req.schema.model_json_schema()["$defs"]["CharacterEntry"]["properties"]["name"]["enum"]
+    assert "Hans" in names and "Rumpelstiltskin" not in names
+    with pytest.raises(Exception):
+        req.schema.model_validate({"characters": [{"name": "Rumpelstiltskin", "description": "A man who spins gold."}]})
+    no_names = step.format_input({**character_row(), "passage": "it rained and rained all day long on them."})
+    assert no_names.schema is schemas.CharacterList
     assert req.sampling.max_tokens == CharactersParams().sampling.max_tokens
 
 
@@ -46,10 +53,14 @@ def test_made_up_character_is_rejected_and_real_ones_kept():
         {"name": "King", "description": "The same king again, named differently."},
         {"name": "Hans", "description": "I am a dog, I am a dog, I am a dog, I am a dog, I am a"},
     ]}), character_row())
-    assert [r["character"] for r in out.records] == ["the king", "Frog"]
+    assert [r["character"] for r in out.records] == ["the king", "Frog", "Hans"]
     assert [(r["character"], r["reason"]) for r in out.rejects] == [
-        ("Rumpelstiltskin", "name not in passage"), ("King", "duplicate character"),
-        ("Hans", "repetitive description")]
+        ("Rumpelstiltskin", "name not in passage"), ("King", "duplicate character")]
+    # a real name with an unusable description is described by the passage's own sentence, and says so
+    hans = out.records[2]
+    assert hans["character_description"] == "Hans the woodcutter watched."
+    assert hans["description_source"] == "passage (repetitive description)"
+    assert out.records[0]["description_source"] == "model"
     rec = out.records[0]
     assert rec["character_id"] == "frog-king__p000__c0" and rec["prompt_hashes"]["characters"] == step.prompt_hash
     assert json.loads(rec["raw_answers"]["characters"])["characters"][0]["name"] == "the king"
@@ -108,6 +119,27 @@ def test_empty_and_duplicate_utterances_are_rejected_and_lines_cleaned():
     rec = out.records[0]
     assert rec["emotions_used_to_generate_context"] == row["emotions_used_to_generate_context"]
     assert set(rec["prompt_hashes"]) == {"characters", "utterances"}
+
+
+def test_lines_that_are_not_speech_are_rejected_with_their_reason():
+    row = utterance_row()[0]
+    step = UtterancesStep(UtterancesParams(utterances_per_request=5))
+    out = step.format_output(answer({"utterances": [
+        "I",
+        "Frog is a kind creature who lives in the well and waits.",
+        "I speak in the first person. The sentence is",
+        "The Princess loved her golden ball, but one day it fell.",
+        "I waited so long for you. And now you would leave me here,",
+    ]}), row)
+    reasons = {r["utterance"]: r["reason"] for r in out.rejects}
+    assert reasons == {
+        "I": "not a complete line",
+        "Frog is a kind creature who lives in the well and waits.": "describes the character instead of speaking",
+        "I speak in the first person.": "describes the character instead of speaking",
+        "The Princess loved her golden ball, but one day it fell.": "copied from the passage",
+    }
+    # a line cut mid-sentence by the length limit keeps its complete sentences
+    assert [r["utterance"] for r in out.records] == ["I waited so long for you."]
 
 
 def labelled_row():

@@ -20,11 +20,17 @@ from emopillars.synth.prompts import load_template
 TEMPLATE = "llm_baseline"
 
 
+# At most this many labels per multi-label answer. Greedy decoding of a small model
+# otherwise repeats one label until max_tokens (every GoEmotions answer was cut off
+# when the list could hold all 28); GoEmotions' raters gave at most 5, mostly 1 or 2.
+MAX_LABELS = 3
+
+
 def answer_schema(labels: Sequence[str], multi_label: bool) -> type[BaseModel]:
     """``{"emotions": [label, ...]}`` with labels restricted to ``labels``."""
     label_type = Literal[tuple(labels)]  # type: ignore[valid-type]
     return create_model("EmotionAnswer", emotions=(list[label_type], Field(min_length=1,
-                        max_length=len(labels) if multi_label else 1)))
+                        max_length=min(MAX_LABELS, len(labels)) if multi_label else 1)))
 
 
 def format_request(record, labels: Sequence[str], multi_label: bool, seed: int, max_tokens: int = 60,

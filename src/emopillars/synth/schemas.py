@@ -7,7 +7,9 @@ instead of producing an answer that is cut off and rejected.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from typing import Annotated, Literal, Sequence
+
+from pydantic import BaseModel, Field, create_model
 
 
 class CharacterEntry(BaseModel):
@@ -19,8 +21,27 @@ class CharacterList(BaseModel):
     characters: list[CharacterEntry] = Field(max_length=4)
 
 
+def character_list_for(candidates: Sequence[str], max_characters: int = 4) -> type[BaseModel]:
+    """The characters answer with names restricted to ``candidates`` (names found in the passage).
+
+    A small model asked for the characters of a passage invents names ('Sylvie',
+    'Mommy') or writes them as identifiers ('The_Girl'); with the names as an
+    enum, the grammar only lets it choose among the passage's own names.
+    Descriptions must be at least a few words long.
+    """
+    name_type = Literal[tuple(dict.fromkeys(candidates))]  # type: ignore[valid-type]
+    entry = create_model("CharacterEntry", name=(name_type, ...),
+                         description=(str, Field(min_length=20, max_length=140)))
+    return create_model("CharacterList", characters=(list[entry], Field(min_length=1, max_length=max_characters)))
+
+
+# A spoken line of at least a few words: a lone "I" or a name followed by a colon is
+# not an utterance, and the grammar makes the model keep writing instead.
+Utterance = Annotated[str, Field(min_length=16, max_length=160)]
+
+
 class UtteranceList(BaseModel):
-    utterances: list[str] = Field(max_length=5)
+    utterances: list[Utterance] = Field(min_length=1, max_length=5)
 
 
 class EmotionIntensity(BaseModel):

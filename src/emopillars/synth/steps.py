@@ -20,8 +20,9 @@ from emopillars.llm.types import GenerationRequest, GenerationResult, SamplingPa
 from emopillars.synth import schemas
 from emopillars.synth.lexicon import SYNONYMS, TaxonomyMapper
 from emopillars.synth.prompts import load_template
-from emopillars.synth.text import (candidate_characters, clean_line, clean_name, excerpt, is_repetitive, name_key,
-                                   name_problem, normalise, words)
+from emopillars.synth.text import (candidate_characters, clean_line, clean_name, complete_sentences, copies_passage,
+                                   describes_speaker, excerpt, is_repetitive, name_key, name_problem, normalise,
+                                   passage_description, words)
 from emopillars.taxonomy import EMOTIONS
 
 
@@ -143,9 +144,13 @@ class CharactersStep(Step):
     schema = schemas.CharacterList
 
     def format_input(self, row: dict, sample_index: int = 0) -> GenerationRequest:
+        candidates = candidate_characters(row["passage"])
         content = self.template.render(passage=row["passage"], max_characters=self.params.max_characters,
-                                       candidates=candidate_characters(row["passage"]) or ["(none found)"])
-        return self.request(content, row["plot_id"], sample_index=sample_index)
+                                       candidates=candidates or ["(none found)"])
+        request = self.request(content, row["plot_id"], sample_index=sample_index)
+        if candidates:
+            request.schema = schemas.character_list_for(candidates, self.params.max_characters)
+        return request
 
     def format_output(self, result: GenerationResult, row: dict) -> Outcome:
         bad = self.engine_reject(result, row)
@@ -160,12 +165,19 @@ class CharactersStep(Step):
             problem = name_problem(name, row["passage"])
             if problem is None and name_key(name) in seen:
                 problem = "duplicate character"
-            if problem is None and len(words(description)) < 3:
-                problem = "empty description"
-            if problem is None and normalise(description) in seen_descriptions:
-                problem = "duplicate description"
-            if problem is None and is_repetitive(description):
-                problem = "repetitive description"
+            source = "model"
+            if problem is None:
+                weak = ("empty description" if len(words(description)) < 3 else
+                        "duplicate description" if normalise(description) in seen_descriptions else
+                        "repetitive description" if is_repetitive(description) else None)
+                if weak:
+                    # The name is real but the model's description is not usable: describe the
+                    # character by the passage's own sentence about them, and say so.
+                    grounded = passage_description(name, row["passage"])
+                    if grounded and normalise(grounded) not in seen_descriptions:
+                        description, source = grounded, f"passage ({weak})"
+                    else:
+                        problem = weak
             if problem is None and len(out.records) >= self.params.max_characters:
                 problem = "over max_characters"
             if problem:
@@ -180,6 +192,7 @@ class CharactersStep(Step):
                 "title": row.get("title", row["story_id"]),
                 "character": name,
                 "character_description": description,
+                "description_source": source,
                 "passage": row["passage"],
                 **_trace({}, self.name, self.prompt_hash, result.raw),
             })
@@ -299,6 +312,7 @@ class UtterancesStep(Step):
             out.rejects.append(self.reject(tag, "no utterances", result.raw))
         for line in lines:
             text = clean_line(str(line), row["character"])
+            text = complete_sentences(text) or text
             key = normalise(text)
             if not key:
                 reason = "empty utterance"
@@ -308,8 +322,12 @@ class UtterancesStep(Step):
                 reason = "repetitive utterance"
             elif key in self.example_lines:
                 reason = "copied the prompt's example"
-            elif text.rstrip().endswith((":", ",")) or len(words(text)) < 2:
+            elif complete_sentences(text) is None:
                 reason = "not a complete line"
+            elif describes_speaker(text, row["character"]):
+                reason = "describes the character instead of speaking"
+            elif copies_passage(text, row.get("passage", "")):
+                reason = "copied from the passage"
             elif len(out.records) >= self.params.utterances_per_request:
                 reason = "over utterances_per_request"
             else:

@@ -60,6 +60,58 @@ def name_problem(name: str, passage: str) -> str | None:
     return "name not in passage"
 
 
+_SENTENCE_END = re.compile(r"[.!?…][\"'”’)]*$")
+_META = re.compile(r"\b(?:first person|the (?:next |first |last )?sentence|this sentence|the line)\b", re.IGNORECASE)
+
+
+def complete_sentences(line: str, min_words: int = 3) -> str | None:
+    """``line`` cut after its last sentence end, or None when no complete sentence of ``min_words`` words is left.
+
+    A length limit in the answer's grammar ends a long line mid-sentence; the
+    complete sentences before the cut are still a usable line.
+    """
+    line = line.strip()
+    if _SENTENCE_END.search(line):
+        return line if len(words(line)) >= min_words else None
+    cut = max((m.end() for m in re.finditer(r"[.!?…][\"'”’)]*(?=\s)", line)), default=0)
+    head = line[:cut].strip()
+    return head if cut and len(words(head)) >= min_words else None
+
+
+def describes_speaker(line: str, speaker: str) -> bool:
+    """True when a 'spoken' line talks about the speaker in the third person or about the task itself
+    ('The Father is a wise person ...', '... speaks in the first person. The sentence is ...')."""
+    key = name_key(speaker)
+    norm = normalise(line)
+    if key and re.match(rf"(?:(?:the|a|an) )?{re.escape(key)}(?:'s)? (?:is|was|has|had|feels|felt|says|said|speaks)\b",
+                        norm):
+        return True
+    return _META.search(line) is not None
+
+
+def copies_passage(line: str, passage: str, n: int = 8) -> bool:
+    """True when ``line`` repeats ``n`` consecutive words of ``passage`` (the model copied the story)."""
+    lw, pw = words(line), words(passage)
+    if len(lw) < n:
+        return False
+    grams = {tuple(pw[i:i + n]) for i in range(len(pw) - n + 1)}
+    return any(tuple(lw[i:i + n]) in grams for i in range(len(lw) - n + 1))
+
+
+def passage_description(name: str, passage: str, max_words: int = 30) -> str | None:
+    """The passage's first sentence that mentions ``name`` (None if none does), cut to ``max_words`` words."""
+    key = name_key(name)
+    content = [t for t in key.split() if t not in _DETERMINERS and t not in {"of", "and", "the"}]
+    if not content:
+        return None
+    for sentence in sentences(passage):
+        norm = normalise(sentence)
+        if all(_occurs(t, norm) for t in content):
+            ws = sentence.split()
+            return " ".join(ws[:max_words]) + (" ..." if len(ws) > max_words else "")
+    return None
+
+
 _LEADING_NOISE = re.compile(r"^\s*(?:[-*\u2022]+|\d+[.)]|line\s*\d+\s*:)\s*", re.IGNORECASE)
 
 
