@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from emopillars.report.agreement import krippendorff_alpha
-from emopillars.report.humaneval import SheetMismatch, build_sheet, export_sheet, import_answers
+from emopillars.report.humaneval import SheetMismatch, build_sheet, export_sheet, import_answers, label_correctness
+from emopillars.taxonomy import EMOTIONS
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "reports" / "templates" / "annotate.html"
@@ -56,15 +57,18 @@ def test_alpha_edge_cases():
 
 
 # --------------------------------------------------------------------------- export
-SECRET_TOKENS = ("plot-zz91", "rec-qq77", "sha256:feedc0de", "SmolLM2-135M", "explication-xx", "grief", "remorse",
-                 "subtle", "primary_emotion", "emotions_used_to_generate_context")
+# None of these may appear anywhere in the annotators' files (the fixture's utterances and contexts contain no
+# class name, so any emotion name in items.json or sheet.csv comes from labels, seeds or the primary emotion).
+SECRET_TOKENS = ("plot-zz91", "rec-qq77", "sha256:feedc0de", "SmolLM2-135M", "explication-xx", "subtle",
+                 "primary_emotion", "emotions_used_to_generate_context", "expressiveness", "labels")
+LABELS = ("joy", "anger", "fear", "sadness")
+SEEDS = ("grief", "remorse")
 
 
 def _records():
-    emotions = ["joy", "anger", "fear", "sadness"]
     cl = [{"id": f"rec-qq77-{i}", "plot_id": "plot-zz91", "utterance": f"Line number {i} about the bridge.",
-           "labels": sorted({emotions[i % 4], emotions[(i + 1) % 4]}), "primary_emotion": emotions[i % 4],
-           "emotions_used_to_generate_context": ["grief", "remorse"], "expressiveness": "subtle",
+           "labels": sorted({LABELS[i % 4], LABELS[(i + 1) % 4]}), "primary_emotion": LABELS[i % 4],
+           "emotions_used_to_generate_context": list(SEEDS), "expressiveness": "subtle",
            "raw_emotion_explication": "explication-xx", "prompt_hash": "sha256:feedc0de",
            "generator": "SmolLM2-135M"} for i in range(16)]
     cx = [{**r, "id": f"rec-qq77-c{i}", "context": f"Situation {i} by the river.", "character": "Greta",
@@ -72,21 +76,56 @@ def _records():
     return {"contextless": cl, "contextual": cx}
 
 
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"[a-z]+", text.lower()))
+
+
 def test_export_is_blind_and_keeps_the_key_apart(tmp_path):
     n, sheet_id = export_sheet(_records(), tmp_path / "sheet", tmp_path / "key.json", TEMPLATE, 2, 13)
-    assert sorted(p.name for p in (tmp_path / "sheet").iterdir()) == ["items.json", "sheet.csv", "sheet.html"]
-    for name in ("items.json", "sheet.csv", "sheet.html"):
-        text = (tmp_path / "sheet" / name).read_text()
+    assert sorted(p.name for p in (tmp_path / "sheet").iterdir()) == ["instructions.txt", "items.json", "sheet.csv",
+                                                                       "sheet.html"]
+    sheet_dir = tmp_path / "sheet"
+    for name in ("items.json", "sheet.csv", "sheet.html", "instructions.txt"):
+        text = (sheet_dir / name).read_text()
         for token in SECRET_TOKENS:
             assert token not in text, f"{name} reveals {token!r}"
+    # items.json and sheet.csv name no emotion at all: no label, no primary emotion, no seed
+    for name in ("items.json", "sheet.csv"):
+        leaked = _words((sheet_dir / name).read_text()) & set(EMOTIONS)
+        assert not leaked, f"{name} reveals {sorted(leaked)}"
+    items = json.loads((sheet_dir / "items.json").read_text())["items"]
+    assert all(set(it) == {"item", "utterance", "context", "character", "character_description"} for it in items)
+    # the page: the items it embeds are items.json; emotion names occur only as the 28 choices of question 1,
+    # the same list in the taxonomy's order for every item (so the list itself says nothing about an item)
+    page = (sheet_dir / "sheet.html").read_text()
+    embedded = re.search(r'<script type="application/json" id="items-data">(.*?)</script>', page, re.S).group(1)
+    assert json.loads(embedded) == items
+    qblock = re.search(r'<script type="application/json" id="questions-data">(.*?)</script>', page, re.S)
+    questions = json.loads(qblock.group(1))
+    assert [q["key"] for q in questions] == ["emotions", "naturalness", "context_personalises"]
+    assert [o[0] for o in questions[0]["options"]] == list(EMOTIONS) and questions[0]["max_choices"] == 3
+    rest = page[:qblock.start()] + page[qblock.end():]
+    leaked = _words(rest) & set(EMOTIONS)
+    assert not leaked, f"sheet.html reveals {sorted(leaked)} outside the list of choices"
+    # the CSV instructions are the same whatever the data
+    other = tmp_path / "other"
+    export_sheet({"contextless": _records()["contextless"][:3]}, other, tmp_path / "key2.json", TEMPLATE, 1, 5)
+    assert (other / "instructions.txt").read_text() == (sheet_dir / "instructions.txt").read_text()
+    # the key has what the sheet hides
     key = json.loads((tmp_path / "key.json").read_text())
     assert len(key["items"]) == n and key["sheet_id"] == sheet_id
-    some = next(iter(key["items"].values()))
-    assert some["emotions_used_to_generate_context"] == ["grief", "remorse"] and some["plot_id"] == "plot-zz91"
-    rows = list(csv.DictReader(open(tmp_path / "sheet" / "sheet.csv")))
+    recs = {r["id"]: r for rs in _records().values() for r in rs}
+    for meta in key["items"].values():
+        rec = recs[meta["id"]]
+        assert meta["labels"] == rec["labels"] and meta["primary_emotion"] == rec["primary_emotion"]
+        assert meta["emotions_used_to_generate_context"] == list(SEEDS) and meta["plot_id"] == "plot-zz91"
+        assert meta["expressiveness"] == "subtle"
+    rows = list(csv.DictReader(open(sheet_dir / "sheet.csv")))
     assert len(rows) == n and all(r["sheet"] == sheet_id for r in rows)
-    # labels under judgement are shown; contextual items show their context, others mark the question n/a
-    assert all(r["labels"] for r in rows)
+    assert list(rows[0]) == ["sheet", "item", "utterance", "context", "character", "character_description",
+                             "annotator", "emotions", "naturalness", "context_personalises"]
+    assert all(r["emotions"] == "" and r["naturalness"] == "" for r in rows)
+    # contextual items show their context, others mark the question n/a
     assert all((r["context_personalises"] == "n/a") == (r["context"] == "") for r in rows)
 
 
@@ -96,7 +135,7 @@ def test_export_is_stratified_by_dataset_and_primary_emotion():
     for meta in key["items"].values():
         strata.setdefault((meta["dataset"], meta["primary_emotion"]), 0)
         strata[(meta["dataset"], meta["primary_emotion"])] += 1
-    assert strata == {(d, e): 2 for d in ("contextless", "contextual") for e in ("joy", "anger", "fear", "sadness")}
+    assert strata == {(d, e): 2 for d in ("contextless", "contextual") for e in LABELS}
     # shuffled across strata: not all contextless first
     datasets = [key["items"][it["item"]]["dataset"] for it in items]
     assert datasets != sorted(datasets)
@@ -115,6 +154,7 @@ def test_html_page_is_offline_and_embeds_items_safely(tmp_path):
     assert items == json.loads((tmp_path / "sheet" / "items.json").read_text())["items"]
     assert any(it["utterance"].startswith("</script>") for it in items)
     assert "Blob" in page and "download" in page  # answers are saved to a file by the page itself
+    assert 'type = "checkbox"' in page and "max_choices" in page  # question 1: tick at most three classes
 
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="node not installed")
@@ -129,53 +169,154 @@ def test_html_page_script_is_valid_javascript(tmp_path):
 
 
 # --------------------------------------------------------------------------- import
+IMPORT_RECORDS = {"contextless": [
+    {"id": "r0", "utterance": "u0", "labels": ["joy", "relief"], "primary_emotion": "joy"},
+    {"id": "r1", "utterance": "u1", "labels": ["anger", "annoyance"], "primary_emotion": "anger"},
+    {"id": "r2", "utterance": "u2", "labels": ["fear", "nervousness"], "primary_emotion": "fear"},
+    {"id": "r3", "utterance": "u3", "labels": ["grief", "sadness"], "primary_emotion": "sadness"},
+]}
+
+
 def _sheet_with_answers(tmp_path):
-    recs = {"contextless": [{"id": f"r{i}", "utterance": f"u{i}", "labels": ["joy"], "primary_emotion": e}
-                            for i, e in enumerate(["joy", "anger", "fear", "sadness"])]}
-    export_sheet(recs, tmp_path / "sheet", tmp_path / "key.json", TEMPLATE, 1, 13)
+    """The sheet of IMPORT_RECORDS: ``(sheet id, item ids, {record id: item id})``."""
+    export_sheet(IMPORT_RECORDS, tmp_path / "sheet", tmp_path / "key.json", TEMPLATE, 1, 13)
     sheet = json.loads((tmp_path / "sheet" / "items.json").read_text())
+    key = json.loads((tmp_path / "key.json").read_text())
     ids = [it["item"] for it in sheet["items"]]
-    return sheet["sheet_id"], ids
+    return sheet["sheet_id"], ids, {meta["id"]: item for item, meta in key["items"].items()}
 
 
-def test_import_computes_rates_and_alpha_on_a_hand_checked_example(tmp_path):
-    sheet_id, ids = _sheet_with_answers(tmp_path)
-    # labels_correct as in test_alpha_nominal_hand_checked (a=yes, b=no): alpha nominal 16/30.
-    # naturalness as in test_alpha_ordinal_hand_checked on ranks 1..3 of the 1-5 scale: ordinal alpha 0.7083.
-    a1 = {ids[0]: ("yes", "1"), ids[1]: ("yes", "1"), ids[2]: ("no", "2"), ids[3]: ("no", "3")}
-    a2 = {ids[0]: ("yes", "1"), ids[1]: ("no", "2"), ids[2]: ("no", "3"), ids[3]: ("no", "3")}
+def test_label_correctness_rule():
+    labels = ["fear", "nervousness"]
+    assert label_correctness(["fear"], labels, "fear") == "yes"
+    assert label_correctness(["surprise", "fear", "nervousness"], labels, "fear") == "yes"
+    assert label_correctness(["nervousness", "surprise"], labels, "fear") == "partly"
+    assert label_correctness(["surprise"], labels, "fear") == "no"
+    assert label_correctness(["neutral"], labels, "fear") == "no"
+
+
+def test_import_derives_label_correctness_and_alpha_on_a_hand_checked_example(tmp_path):
+    sheet_id, ids, item_of = _sheet_with_answers(tmp_path)
+    # Chosen emotions and the derived label correctness (key: r0 joy*/relief, r1 anger*/annoyance,
+    # r2 fear*/nervousness, r3 sadness*/grief; * = primary):
+    #   r0: ann1 {joy} -> yes                ann2 {joy, excitement} -> yes
+    #   r1: ann1 {anger, disgust} -> yes     ann2 {anger} -> yes
+    #   r2: ann1 {nervousness} -> partly     ann2 {nervousness, surprise} -> partly
+    #   r3: ann1 {neutral} -> no             ann2 {grief} -> partly
+    # labels_correct: values yes 4, partly 3, no 1 (n = 8); only r3 disagrees: o_np = o_pn = 1.
+    #   positive rate 4/8.
+    #   nominal: expected = 2 (n_y n_p + n_y n_n + n_p n_n) = 2 (12 + 4 + 3) = 38; alpha = 1 - 7 * 2 / 38 = 12/19.
+    #   ordinal (no < partly < yes): d2(no, partly) = (1 + 3 - (1 + 3)/2)^2 = 4, d2(partly, yes) = (3 + 4 - 3.5)^2
+    #   = 12.25, d2(no, yes) = (8 - 2.5)^2 = 30.25; observed = 2 * 4 = 8, expected = 2 (1*3*4 + 3*4*12.25 +
+    #   1*4*30.25) = 560; alpha = 1 - 7 * 8 / 560 = 0.9.
+    # Emotion sets, binary choice per class pooled: 4 items x 28 classes = 112 units of two values, n = 224.
+    #   Chosen (1s): ann1 1+2+1+1 = 5, ann2 2+1+2+1 = 6 -> n_1 = 11, n_0 = 213. Units where the two differ:
+    #   r0 excitement, r1 disgust, r2 surprise, r3 neutral and grief = 5 -> o_01 = o_10 = 5.
+    #   alpha = 1 - (n - 1) (o_01 + o_10) / (2 n_0 n_1) = 1 - 223 * 10 / (2 * 213 * 11) = 1 - 1115/2343.
+    # Emotions chosen per answer 11/8; labels in the data 2 per item.
+    # Naturalness as in test_alpha_ordinal_hand_checked on ranks 1..3 of the 1-5 scale: ordinal alpha 0.7083.
+    a1 = {"r0": (["joy"], "1"), "r1": (["anger", "disgust"], "1"), "r2": (["nervousness"], "2"),
+          "r3": (["neutral"], "3")}
+    a2 = {"r0": ("joy; excitement", "1"), "r1": ("anger", "2"), "r2": ("Surprise ;nervousness", "3"),
+          "r3": ("grief", "3")}
     (tmp_path / "ann1.json").write_text(json.dumps({"sheet": sheet_id, "annotator": "ann1", "answers": {
-        i: {"labels_correct": lc, "naturalness": nat} for i, (lc, nat) in a1.items()}}))
+        item_of[r]: {"emotions": em, "naturalness": nat} for r, (em, nat) in a1.items()}}))
     with open(tmp_path / "ann2.csv", "w", newline="") as f:  # the CSV route, annotator from the file name
         w = csv.writer(f)
-        w.writerow(["sheet", "item", "labels_correct", "naturalness", "context_personalises"])
-        for i, (lc, nat) in a2.items():
-            w.writerow([sheet_id, i, lc, nat, "n/a"])
+        w.writerow(["sheet", "item", "emotions", "naturalness", "context_personalises"])
+        for r, (em, nat) in a2.items():
+            w.writerow([sheet_id, item_of[r], em, nat, "n/a"])
     res = import_answers([tmp_path / "ann1.json", tmp_path / "ann2.csv"], tmp_path / "sheet" / "items.json",
                          tmp_path / "key.json")
     assert res["n_annotators"] == 2
+    assert list(res["questions"]) == ["labels_correct", "naturalness"]  # no contextual items rated
     lc = res["questions"]["labels_correct"]
-    assert lc["n_items"] == 4 and lc["n_ratings"] == 8
-    assert lc["positive_rate"] == pytest.approx(3 / 8)
-    assert lc["alpha_nominal"] == pytest.approx(16 / 30)
+    assert lc["derived_from"] == "emotions"
+    assert lc["n_items"] == 4 and lc["n_ratings"] == 8 and lc["n_items_multiply_rated"] == 4
+    assert lc["distribution"] == {"no": 1, "partly": 3, "yes": 4}
+    assert lc["positive_rate"] == pytest.approx(4 / 8)
+    assert lc["alpha_nominal"] == pytest.approx(12 / 19)
+    assert lc["alpha_ordinal"] == pytest.approx(0.9)
+    assert lc["emotion_sets_alpha_binary_pooled"] == pytest.approx(1 - 1115 / 2343)
+    assert lc["mean_emotions_chosen"] == pytest.approx(11 / 8) and lc["mean_labels_in_data"] == pytest.approx(2.0)
+    assert lc["per_dataset"] == {"contextless": {"n_ratings": 8, "positive_rate": 0.5}}
     nat = res["questions"]["naturalness"]
     assert nat["mean"] == pytest.approx((1 + 1 + 2 + 3 + 1 + 2 + 3 + 3) / 8)
     assert nat["alpha_ordinal"] == pytest.approx(1 - 175 / 600)
     assert nat["alpha_nominal"] == pytest.approx(1 / 3)
     assert nat["positive_rate"] == 0.0  # no rating of 4 or 5
-    assert "context_personalises" not in res["questions"]  # no contextual items rated
+
+
+def test_humaneval_table_notes_the_derived_label_question(tmp_path):
+    from emopillars.report.table import render
+    from emopillars.report.tables import humaneval_table
+
+    sheet_id, ids, item_of = _sheet_with_answers(tmp_path)
+    answers = {item_of["r0"]: {"emotions": ["joy"], "naturalness": "5"},
+               item_of["r1"]: {"emotions": ["annoyance", "anger"], "naturalness": "4"}}
+    (tmp_path / "a.json").write_text(json.dumps({"sheet": sheet_id, "annotator": "a", "answers": answers}))
+    res = import_answers([tmp_path / "a.json"], tmp_path / "sheet" / "items.json", tmp_path / "key.json")
+    t = humaneval_table({"humaneval": res})
+    assert [r.header for r in t.rows] == ["Labels correct", "Naturalness"]
+    assert any("without seeing the labels" in str(n) for n in t.notes)
+    assert any("Emotions chosen per answer: 1.50; labels in the data: 2.00." == str(n) for n in t.notes)
+    tex, md = render(t, ROOT / "reports" / "templates")
+    assert "without seeing the labels" in tex and "1.50" in md
 
 
 def test_import_rejects_bad_answers_and_other_sheets(tmp_path):
-    sheet_id, ids = _sheet_with_answers(tmp_path)
-    bad = tmp_path / "bad.json"
-    bad.write_text(json.dumps({"sheet": sheet_id, "annotator": "x", "answers": {ids[0]: {"naturalness": "7"}}}))
+    sheet_id, ids, _ = _sheet_with_answers(tmp_path)
+    items_json, key_json = tmp_path / "sheet" / "items.json", tmp_path / "key.json"
+
+    def answers(path, item_answers):
+        path.write_text(json.dumps({"sheet": sheet_id, "annotator": "x", "answers": {ids[0]: item_answers}}))
+        return path
+
+    bad = answers(tmp_path / "bad.json", {"naturalness": "7"})
     with pytest.raises(ValueError, match=rf"{ids[0]}.*naturalness.*'7'"):
-        import_answers([bad], tmp_path / "sheet" / "items.json", tmp_path / "key.json")
+        import_answers([bad], items_json, key_json)
+    # emotions: unknown class, more than three, a label judgement instead of a choice
+    unknown = answers(tmp_path / "unknown.json", {"emotions": ["joy", "happiness"]})
+    with pytest.raises(ValueError, match=rf"unknown\.json: item {ids[0]}, question emotions: unknown emotion "
+                                         r"'happiness'.*expected one to 3 of the 28 GoEmotions classes.*admiration"):
+        import_answers([unknown], items_json, key_json)
+    many = answers(tmp_path / "many.json", {"emotions": ["joy", "relief", "love", "pride"]})
+    with pytest.raises(ValueError, match=rf"many\.json: item {ids[0]}, question emotions: 4 emotions chosen "
+                                         r"\(joy, relief, love, pride\); expected one to 3"):
+        import_answers([many], items_json, key_json)
+    old = answers(tmp_path / "old.json", {"labels_correct": "yes"})
+    with pytest.raises(ValueError, match=r"old\.json: unknown question 'labels_correct' \(labels_correct is derived"):
+        import_answers([old], items_json, key_json)
+    with open(tmp_path / "many.csv", "w", newline="") as f:
+        csv.writer(f).writerows([["sheet", "item", "emotions"], [sheet_id, ids[1], "joy; joy"],
+                                 [sheet_id, ids[2], "joy; relief; love; pride"]])
+    with pytest.raises(ValueError, match=rf"many\.csv:3: item {ids[2]}, question emotions: 4 emotions"):
+        import_answers([tmp_path / "many.csv"], items_json, key_json)
+    with open(tmp_path / "typo.csv", "w", newline="") as f:  # a comma instead of ';'
+        csv.writer(f).writerows([["sheet", "item", "emotions"], [sheet_id, ids[1], "joy, relief"]])
+    with pytest.raises(ValueError, match=rf"typo\.csv:2: item {ids[1]}, question emotions: unknown emotion "
+                                         r"'joy, relief'.*separated by ';'"):
+        import_answers([tmp_path / "typo.csv"], items_json, key_json)
     other = tmp_path / "other.json"
     other.write_text(json.dumps({"sheet": "000000000000", "annotator": "x", "answers": {}}))
     with pytest.raises(SheetMismatch):
-        import_answers([other], tmp_path / "sheet" / "items.json", tmp_path / "key.json")
+        import_answers([other], items_json, key_json)
+
+
+def test_import_needs_labels_in_the_key(tmp_path):
+    sheet_id, ids, _ = _sheet_with_answers(tmp_path)
+    key = json.loads((tmp_path / "key.json").read_text())
+    for meta in key["items"].values():
+        del meta["labels"]  # a key written before the blind design
+    (tmp_path / "key.json").write_text(json.dumps(key))
+    (tmp_path / "a.json").write_text(json.dumps({"sheet": sheet_id, "annotator": "a",
+                                                 "answers": {ids[0]: {"naturalness": "4"}}}))
+    assert "labels_correct" not in import_answers([tmp_path / "a.json"], tmp_path / "sheet" / "items.json",
+                                                  tmp_path / "key.json")["questions"]
+    (tmp_path / "a.json").write_text(json.dumps({"sheet": sheet_id, "annotator": "a",
+                                                 "answers": {ids[0]: {"emotions": ["joy"]}}}))
+    with pytest.raises(ValueError, match=rf"item {ids[0]} has no 'labels'.*re-export the sheet"):
+        import_answers([tmp_path / "a.json"], tmp_path / "sheet" / "items.json", tmp_path / "key.json")
 
 
 def test_cli_export_and_import(tmp_path, capsys):
@@ -189,7 +330,10 @@ def test_cli_export_and_import(tmp_path, capsys):
                  "--key", str(tmp_path / "key.json"), "--per-stratum", "1", "--seed", "3",
                  "--template", str(TEMPLATE)]) == 0
     sheet = json.loads((tmp_path / "sheet" / "items.json").read_text())
-    answers = {it["item"]: {"labels_correct": "yes", "naturalness": "4"} for it in sheet["items"]}
+    key = json.loads((tmp_path / "key.json").read_text())
+    # each annotator chooses exactly the item's primary emotion: every derived answer is "yes"
+    answers = {it["item"]: {"emotions": [key["items"][it["item"]]["primary_emotion"]], "naturalness": "4"}
+               for it in sheet["items"]}
     for who in ("a", "b"):
         (tmp_path / f"{who}.json").write_text(json.dumps({"sheet": sheet["sheet_id"], "annotator": who,
                                                           "answers": answers}))
@@ -197,4 +341,6 @@ def test_cli_export_and_import(tmp_path, capsys):
                  str(tmp_path / "sheet"), "--key", str(tmp_path / "key.json"), "--out", str(tmp_path / "he.json")]) == 0
     out = capsys.readouterr().out
     assert "2 annotators" in out and "positive 100.0%" in out
-    assert json.loads((tmp_path / "he.json").read_text())["questions"]["labels_correct"]["alpha_nominal"] is None
+    res = json.loads((tmp_path / "he.json").read_text())["questions"]["labels_correct"]
+    assert res["alpha_nominal"] is None  # a single value throughout: undefined
+    assert res["emotion_sets_alpha_binary_pooled"] == pytest.approx(1.0)  # identical sets, several classes used

@@ -371,6 +371,18 @@ def humaneval_table(results: dict) -> Table:
                                       number_cell(d.get("alpha_ordinal"), 3, src)])
     if he.get("n_annotators"):
         t.notes = [f"{he['n_annotators']} annotators."]
+    lc = questions.get("labels_correct")
+    if isinstance(lc, dict) and lc.get("derived_from"):
+        # blind sheet: annotators choose 1-3 emotions; label correctness is derived from them and the key
+        t.notes.append("Labels correct is derived from the one to three emotions each annotator chose without seeing "
+                       "the labels: positive when the item's primary emotion is among them.")
+        alpha = lc.get("emotion_sets_alpha_binary_pooled")
+        if isinstance(alpha, (int, float)):
+            head = "Agreement on the chosen emotions (binary choice per class, pooled): "
+            t.notes.append(Markup(f"{head}$\\alpha = {alpha:.3f}$.", f"{head}α = {alpha:.3f}."))
+        chosen, labels = lc.get("mean_emotions_chosen"), lc.get("mean_labels_in_data")
+        if isinstance(chosen, (int, float)) and isinstance(labels, (int, float)):
+            t.notes.append(f"Emotions chosen per answer: {chosen:.2f}; labels in the data: {labels:.2f}.")
     return t
 
 
