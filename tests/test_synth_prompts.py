@@ -28,9 +28,11 @@ def test_rendered_prompt_contains_the_inputs():
 
 def test_labels_prompt_hides_the_context_when_there_is_none(tmp_path):
     t = PromptTemplate("labels")
-    without = t.render(context=None, character="Fox", character_description="a fox", utterance="Go away!")
+    words = ["anger", "joy"]
+    without = t.render(context=None, character="Fox", character_description="a fox", utterance="Go away!",
+                       feeling_words=words)
     within = t.render(context="The crow stole the cheese.", character="Fox", character_description="a fox",
-                      utterance="Go away!")
+                      utterance="Go away!", feeling_words=words)
     assert "Situation" not in without and "Fox" not in without
     assert "The crow stole the cheese." in within and "Fox" in within
 

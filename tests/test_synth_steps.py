@@ -10,11 +10,11 @@ from emopillars.synth import schemas
 from emopillars.synth.lexicon import TaxonomyMapper
 from emopillars.synth.steps import (CharactersStep, ContextsStep, LabelsStep, UtterancesStep, normalise_scores,
                                     plan_seed_emotions, plan_utterance_requests, quotes_utterance)
-from emopillars.synth.text import name_problem
+from emopillars.synth.text import candidate_characters, name_problem
 from emopillars.taxonomy import EMOTIONS
 
 PASSAGE = ("Once upon a time the King had a daughter. The Princess loved her golden ball, but one day it fell into "
-           "the well. A frog said to her: 'I will fetch it, if you take me home.' Hans the woodcutter watched.")
+           "the well. A frog said to her: 'I will fetch it, if you take me home.' The woodcutter Hans watched.")
 
 
 def answer(obj, tag="t", ok=True, reason=None):
@@ -58,7 +58,7 @@ def test_made_up_character_is_rejected_and_real_ones_kept():
         ("Rumpelstiltskin", "name not in passage"), ("King", "duplicate character")]
     # a real name with an unusable description is described by the passage's own sentence, and says so
     hans = out.records[2]
-    assert hans["character_description"] == "Hans the woodcutter watched."
+    assert hans["character_description"] == "The woodcutter Hans watched."
     assert hans["description_source"] == "passage (repetitive description)"
     assert out.records[0]["description_source"] == "model"
     rec = out.records[0]
@@ -67,11 +67,19 @@ def test_made_up_character_is_rejected_and_real_ones_kept():
 
 
 @pytest.mark.parametrize("name,problem", [
-    ("The Princess", None), ("princess", None), ("Hans the woodcutter", None), ("King Hans", None),
+    ("The Princess", None), ("princess", None), ("the woodcutter Hans", None), ("King Hans", None),
     ("he", "not a name"), ("", "empty name"), ("Snow White", "name not in passage"), ("Kin", "name not in passage"),
 ])
 def test_name_matching(name, problem):
     assert name_problem(name, PASSAGE) == problem
+
+
+def test_candidate_names_skip_words_that_only_start_sentences():
+    passage = ('"Halt!" cried the old man. Listen to me, said Gopani-Kufa to Ivan. Sometimes Ivan slept. '
+               'Listen, Marie! Halt there.')
+    found = candidate_characters(passage)
+    assert "Gopani-Kufa" in found and "Ivan" in found and "Marie" in found and "the old man" in found
+    assert not {"Halt", "Listen", "Sometimes"} & set(found)
 
 
 def test_truncated_json_keeps_complete_items_and_rejects_the_rest():
@@ -152,7 +160,12 @@ def test_labels_prompt_does_not_show_seed_emotions():
     step = LabelsStep(LabelsParams(), TaxonomyMapper(None))
     row = {**labelled_row(), "emotions_used_to_generate_context": ["admiration"]}
     text = step.format_input(row).messages[0]["content"]
-    assert row["utterance"] in text and "admiration" not in text
+    other_seeds = step.format_input({**row, "emotions_used_to_generate_context": ["grief", "fear"]})
+    assert row["utterance"] in text and text == other_seeds.messages[0]["content"]
+    # every class name is offered, in an order of the utterance's own, so no class is favoured by position
+    words = step.feeling_words(row["id"])
+    assert sorted(words) == sorted(e for e in EMOTIONS if e != "neutral") and ", ".join(words) in text
+    assert words == step.feeling_words(row["id"]) and words != step.feeling_words("another id")
 
 
 def test_labels_map_words_keep_unknown_words_out_of_labels():

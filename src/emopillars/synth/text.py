@@ -177,7 +177,8 @@ _ROLE_NOUNS = ("king|queen|prince|princess|witch|wizard|fairy|giant|troll|dwarf|
                "snow man|tin soldier|mermaid|ogre|goblin|spirit|ghost|owl|eagle|sparrow|swan|stork|bee|ant|spider")
 _ROLE = re.compile(rf"\b(the|a|an|his|her|their|old|little)\s+((?:old |little |young )?(?:{_ROLE_NOUNS}))\b",
                    re.IGNORECASE)
-_CAP_SEQ = re.compile(r"\b([A-Z][a-z'\-]+(?:\s+[A-Z][a-z'\-]+){0,2})\b")
+_NAME_WORD = r"[A-Z][a-z']+(?:-[A-Za-z][a-z']*)*"
+_CAP_SEQ = re.compile(rf"\b({_NAME_WORD}(?:\s+{_NAME_WORD}){{0,2}})\b")
 
 
 def candidate_characters(passage: str, limit: int = 8) -> list[str]:
@@ -190,6 +191,8 @@ def candidate_characters(passage: str, limit: int = 8) -> list[str]:
 
     counts: Counter = Counter()
     first_seen: dict[str, int] = {}
+    mid_sentence: Counter = Counter()
+    lower_words = set(_WORD.findall(passage))
     for m in _CAP_SEQ.finditer(passage):
         phrase = m.group(1)
         words_ = phrase.split()
@@ -198,11 +201,19 @@ def candidate_characters(passage: str, limit: int = 8) -> list[str]:
         if not words_:
             continue
         phrase = " ".join(words_)
-        start = passage.rfind(".", 0, m.start())
-        sentence_initial = passage[max(start, 0):m.start()].strip(" .\"'\u201c\n") == "" and len(words_) == 1
+        before = passage[:m.start()].rstrip()
+        opens_quote = before.endswith(("\"", "'", "\u201c", "\u2018"))
+        before = before.rstrip("\"'\u201c\u2018\u201d\u2019 \n")
+        sentence_initial = len(words_) == 1 and (opens_quote or not before or before[-1] in ".!?:;")
         key = phrase
         counts[key] += 0.5 if sentence_initial else 1.0
+        mid_sentence[key] += 0 if sentence_initial else 1
         first_seen.setdefault(key, m.start())
+    for key in list(counts):
+        # A single capitalised word seen only at the start of sentences ('Listen', 'Sometimes',
+        # 'Halt') is taken for an ordinary word; so are contractions of 'I' ("I've").
+        if (" " not in key and not mid_sentence[key]) or key.lower() in lower_words or key.startswith("I'"):
+            del counts[key]
     for m in _ROLE.finditer(passage):
         key = "the " + m.group(2).lower()
         counts[key] += 1.0
