@@ -10,7 +10,7 @@ from emopillars.synth import schemas
 from emopillars.synth.lexicon import TaxonomyMapper
 from emopillars.synth.steps import (CharactersStep, ContextsStep, LabelsStep, UtterancesStep, normalise_scores,
                                     plan_seed_emotions, plan_utterance_requests, quotes_utterance)
-from emopillars.synth.text import candidate_characters, name_problem
+from emopillars.synth.text import candidate_characters, complete_sentences, name_problem
 from emopillars.taxonomy import EMOTIONS
 
 PASSAGE = ("Once upon a time the King had a daughter. The Princess loved her golden ball, but one day it fell into "
@@ -138,16 +138,21 @@ def test_lines_that_are_not_speech_are_rejected_with_their_reason():
         "I speak in the first person. The sentence is",
         "The Princess loved her golden ball, but one day it fell.",
         "I waited so long for you. And now you would leave me here,",
+        "Be of good courage, I will fetch your ball",
     ]}), row)
     reasons = {r["utterance"]: r["reason"] for r in out.rejects}
     assert reasons == {
         "I": "not a complete line",
         "Frog is a kind creature who lives in the well and waits.": "describes the character instead of speaking",
-        "I speak in the first person.": "describes the character instead of speaking",
+        "I speak in the first person. The sentence is": "describes the character instead of speaking",
         "The Princess loved her golden ball, but one day it fell.": "copied from the passage",
     }
     # a line cut mid-sentence by the length limit keeps its complete sentences
-    assert [r["utterance"] for r in out.records] == ["I waited so long for you."]
+    # (a line the model closed well before the length limit is complete without a full stop)
+    assert [r["utterance"] for r in out.records] == ["I waited so long for you.",
+                                                      "Be of good courage, I will fetch your ball"]
+    long_cut = "I will fetch it for you. " + "And then we shall walk to the castle together " * 4
+    assert complete_sentences(long_cut[:160]) == "I will fetch it for you."
 
 
 def labelled_row():

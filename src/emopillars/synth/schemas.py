@@ -37,7 +37,8 @@ def character_list_for(candidates: Sequence[str], max_characters: int = 4) -> ty
 
 # A spoken line of at least a few words: a lone "I" or a name followed by a colon is
 # not an utterance, and the grammar makes the model keep writing instead.
-Utterance = Annotated[str, Field(min_length=16, max_length=160)]
+UTTERANCE_MAX_CHARS = 160
+Utterance = Annotated[str, Field(min_length=16, max_length=UTTERANCE_MAX_CHARS)]
 
 
 class UtteranceList(BaseModel):
@@ -55,4 +56,5 @@ class EmotionExplication(BaseModel):
 
 
 class SituationContext(BaseModel):
-    context: str = Field(max_length=300)
+    # at least a sentence: a bare title ('The Story of the Mouse') is not a situation
+    context: str = Field(min_length=60, max_length=300)

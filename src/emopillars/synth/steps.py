@@ -312,7 +312,7 @@ class UtterancesStep(Step):
             out.rejects.append(self.reject(tag, "no utterances", result.raw))
         for line in lines:
             text = clean_line(str(line), row["character"])
-            text = complete_sentences(text) or text
+            text = complete_sentences(text, max_chars=schemas.UTTERANCE_MAX_CHARS) or text
             key = normalise(text)
             if not key:
                 reason = "empty utterance"
@@ -322,7 +322,7 @@ class UtterancesStep(Step):
                 reason = "repetitive utterance"
             elif key in self.example_lines:
                 reason = "copied the prompt's example"
-            elif complete_sentences(text) is None:
+            elif complete_sentences(text, max_chars=schemas.UTTERANCE_MAX_CHARS) is None:
                 reason = "not a complete line"
             elif describes_speaker(text, row["character"]):
                 reason = "describes the character instead of speaking"

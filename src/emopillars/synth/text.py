@@ -64,14 +64,17 @@ _SENTENCE_END = re.compile(r"[.!?…][\"'”’)]*$")
 _META = re.compile(r"\b(?:first person|the (?:next |first |last )?sentence|this sentence|the line)\b", re.IGNORECASE)
 
 
-def complete_sentences(line: str, min_words: int = 3) -> str | None:
-    """``line`` cut after its last sentence end, or None when no complete sentence of ``min_words`` words is left.
+def complete_sentences(line: str, min_words: int = 3, max_chars: int = 160) -> str | None:
+    """``line`` if it is complete, else cut after its last sentence end; None when no complete sentence of
+    ``min_words`` words is left.
 
-    A length limit in the answer's grammar ends a long line mid-sentence; the
-    complete sentences before the cut are still a usable line.
+    A line is complete when it ends a sentence, or when it stops well short of
+    ``max_chars`` (the length limit of the answer's grammar) without a trailing
+    comma, colon or dash: the model closed it. A line that runs into the limit
+    ends mid-sentence; the complete sentences before the cut are still usable.
     """
     line = line.strip()
-    if _SENTENCE_END.search(line):
+    if _SENTENCE_END.search(line) or (len(line) < max_chars - 8 and not line.endswith((",", ":", ";", "-"))):
         return line if len(words(line)) >= min_words else None
     cut = max((m.end() for m in re.finditer(r"[.!?…][\"'”’)]*(?=\s)", line)), default=0)
     head = line[:cut].strip()
