@@ -60,7 +60,7 @@ def test_paper_targets_are_what_the_report_stages_write(tmp_path):
     from emopillars.report.figures import FIGURES
 
     names = {Path(t).stem for t in paper_targets() if t.startswith(("reports/tables/", "reports/figures/"))}
-    produced = {"main", "lowres", "synth_counts", "dataset_stats", "diversity", "zeroshot", "humaneval",
+    produced = {"main", "lowres", "synth_counts", "dataset_stats", "diversity", "zeroshot", "targets", "humaneval",
                 "examples"} | set(FIGURES)
     assert names <= produced, names - produced
 

@@ -141,7 +141,7 @@ def test_every_table_renders_latex_and_markdown_twins(results, tmp_path):
     datasets = read_synthetic(FIX / "data" / "emopillars")
     tables = T.all_tables(results, datasets, 3, 13)
     assert {t.name for t in tables} == {"main", "lowres", "synth_counts", "dataset_stats", "diversity", "zeroshot",
-                                        "humaneval", "examples"}
+                                        "humaneval", "examples", "targets"}
     for t in tables:
         assert not t.is_empty, t.name
         tex, md = render(t, TEMPLATES)
@@ -247,5 +247,20 @@ def test_tables_stage_writes_tables_and_numbers(tmp_path):
                             "--out-dir", str(tmp_path / "tables"), "--numbers", str(tmp_path / "numbers.tex")])
     assert rc == 0
     written = sorted(p.name for p in (tmp_path / "tables").iterdir())
-    assert "main.md" in written and "main.tex" in written and len(written) == 16
+    assert "main.md" in written and "main.tex" in written and len(written) == 18
     assert "Emo Pillars (context-less)" in (tmp_path / "tables" / "main.md").read_text()
+
+
+def test_targets_table_compares_soft_and_hard_targets(results):
+    from emopillars.report.tables import targets_table
+
+    t = targets_table(results)
+    d = _fixture_json("ablation/targets.json")
+    assert [r.header for r in t.rows] == ["Soft (all_emotions_mapped scores) (main model)", "Hard (labels)"]
+    soft, hard = (d["arms"][a] for a in ("soft", "hard"))
+    assert t.rows[0].cells[0].value == pytest.approx(soft["synthetic_test"]["macro_f1"]["value"])
+    assert t.rows[1].cells[1].value == pytest.approx(hard["goemotions_zero_shot"]["macro_f1"]["value"])
+    best = max((soft, hard), key=lambda a: a["goemotions_zero_shot"]["macro_f1"]["value"])
+    assert [r.cells[1].best for r in t.rows] == [best is soft, best is hard]
+    # without the stage's metrics the table is still written (the paper inputs it), with no rows
+    assert targets_table({}).rows == []

@@ -386,11 +386,35 @@ def humaneval_table(results: dict) -> Table:
     return t
 
 
+# --------------------------------------------------------------------------- soft vs hard targets
+def targets_table(results: dict) -> Table:
+    """The context-less model trained with soft and with hard targets (stage ``targets``)."""
+    d = (results.get("ablation") or {}).get("targets") or {}
+    arms = d.get("arms") or {}
+    src = "outputs/metrics/ablation/targets.json"
+    t = Table("targets", "Soft targets (the mapped emotion scores) against hard targets (the labels) for the "
+              "context-less Emo Pillars model: same data, seed and recipe.",
+              "Targets", [Column("Synthetic test macro-F1"), Column("GoEmotions zero-shot macro-F1"),
+                          Column("lab./ex.", compare=False)])
+    names = {"soft": "Soft (all_emotions_mapped scores)", "hard": "Hard (labels)"}
+    for arm in ("soft", "hard"):
+        a = arms.get(arm)
+        if not isinstance(a, dict):
+            continue
+        t.add_row(names[arm] + (" (main model)" if d.get("main_targets") == arm else ""),
+                  [score_cell(score(a.get("synthetic_test"), "macro_f1"), src),
+                   score_cell(score(a.get("goemotions_zero_shot"), "macro_f1"), src),
+                   number_cell(a.get("goemotions_labels_per_example"), 2, src)])
+    t.notes = ["Best per column in bold. lab./ex.: labels predicted per GoEmotions test example.",
+               "Intervals: 95% percentile bootstrap over test examples."]
+    return t.mark_best()
+
+
 def all_tables(results: dict, datasets: dict[str, list[dict]], examples_per_dataset: int, seed: int) -> list[Table]:
     return [main_table(results), lowres_table(results), synth_counts_table(results), dataset_stats_table(results),
-            diversity_table(results), zeroshot_table(results), humaneval_table(results),
+            diversity_table(results), zeroshot_table(results), targets_table(results), humaneval_table(results),
             examples_table(datasets, examples_per_dataset, seed)]
 
 
 __all__ = ["all_tables", "main_table", "lowres_table", "synth_counts_table", "dataset_stats_table",
-           "diversity_table", "zeroshot_table", "examples_table", "humaneval_table", "score"]
+           "diversity_table", "zeroshot_table", "examples_table", "humaneval_table", "targets_table", "score"]
