@@ -8,12 +8,17 @@ import time
 from emopillars.io import read_jsonl
 from emopillars.synth import stagekit
 from emopillars.synth.steps import CharactersStep, run_step
+from emopillars.synth.text import candidate_characters
 
 
 def main(argv=None) -> int:
     args = stagekit.parser(__doc__, ["narratives"]).parse_args(argv)
     params = stagekit.load(args)
-    passages = read_jsonl(args.narratives)
+    all_passages = read_jsonl(args.narratives)
+    # A passage where no name or role noun is found has nobody to speak: it is not sent to the model
+    # (which would make names up) but counted.
+    passages = [p for p in all_passages if candidate_characters(p["passage"])]
+    nameless = len(all_passages) - len(passages)
     step = CharactersStep(params.characters, args.prompts, seed=params.seed)
     started = time.time()
     with stagekit.engine_session(params, args.model_dir, args.generation_stats) as engine:
@@ -21,8 +26,13 @@ def main(argv=None) -> int:
     with_chars = len({r["plot_id"] for r in run.records})
     metrics = stagekit.step_metrics("characters", run, started, "passages", "characters",
                                     passages_with_characters=with_chars, prompt_hash=step.prompt_hash)
+    metrics["passages_in"] = len(all_passages)
+    metrics["passages_without_names"] = nameless
+    if nameless:
+        metrics["reject_reasons"] = {"passage without any name (not sent)": nameless, **metrics["reject_reasons"]}
     stagekit.write_outputs(args, run.records, run.rejects, metrics)
-    print(f"characters: {len(passages)} passages -> {len(run.records)} characters in {with_chars} passages; "
+    print(f"characters: {len(all_passages)} passages ({nameless} without any name, skipped) -> "
+          f"{len(run.records)} characters in {with_chars} passages; "
           f"rejected {metrics['rejects']} ({metrics['reject_reasons']})")
     return 0
 
