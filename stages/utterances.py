@@ -5,18 +5,29 @@ from __future__ import annotations
 import sys
 import time
 from collections import Counter
+from pathlib import Path
 
 from emopillars.io import read_jsonl
 from emopillars.synth import stagekit
 from emopillars.synth.steps import UtterancesStep, plan_utterance_requests, run_step
+from emopillars.synth.text import load_vocabulary
 
 
 def main(argv=None) -> int:
-    args = stagekit.parser(__doc__, ["characters"]).parse_args(argv)
+    ap = stagekit.parser(__doc__, ["characters"])
+    ap.add_argument("--encoder", default=None,
+                    help="encoder folder whose vocab.txt tells English lines from others (omit: no language check)")
+    args = ap.parse_args(argv)
     params = stagekit.load(args)
     characters = read_jsonl(args.characters)
     rows = plan_utterance_requests(characters, params.utterances, params.utterances.seed)
-    step = UtterancesStep(params.utterances, args.prompts, seed=params.seed)
+    vocabulary = None
+    if args.encoder:
+        vocab_file = Path(args.encoder) / "vocab.txt"
+        if not vocab_file.exists():
+            raise SystemExit(f"{vocab_file}: not found; --encoder must be a WordPiece encoder folder (models/encoder)")
+        vocabulary = load_vocabulary(vocab_file)
+    step = UtterancesStep(params.utterances, args.prompts, seed=params.seed, vocabulary=vocabulary)
     started = time.time()
     with stagekit.engine_session(params, args.model_dir, args.generation_stats) as engine:
         run = run_step(engine, step, rows, desc="utterances", validation_retries=params.utterances.retries)

@@ -155,6 +155,29 @@ def test_lines_that_are_not_speech_are_rejected_with_their_reason():
     assert complete_sentences(long_cut[:160]) == "I will fetch it for you."
 
 
+def test_lines_in_another_language_or_repeating_the_prompt_are_rejected(encoder_dir):
+    from emopillars.synth.text import load_vocabulary
+
+    row = {**utterance_row()[0], "passage": PASSAGE + " Gopani-Kufa laughed."}
+    step = UtterancesStep(UtterancesParams(utterances_per_request=5), vocabulary=load_vocabulary(
+        encoder_dir / "vocab.txt"))
+    feeling = " and ".join(row["emotions_used_to_generate_context"])
+    out = step.format_output(answer({"utterances": [
+        "Konkreniglich kann es für die Frau zu erfüllen.",
+        "El día la vida se clara en la mesa.",
+        f"At a moment of this story you feel {feeling}.",
+        "Gopani-Kufa, I can't believe you're laughing at me!",
+        "Princess, I'd fetch your golden ball a hundred times.",
+    ]}), row)
+    assert {r["utterance"]: r["reason"] for r in out.rejects} == {
+        "Konkreniglich kann es für die Frau zu erfüllen.": "not English",
+        "El día la vida se clara en la mesa.": "not English",
+        f"At a moment of this story you feel {feeling}.": "repeats the instructions"}
+    # names from the story and contractions are not foreign words
+    assert [r["utterance"] for r in out.records] == ["Gopani-Kufa, I can't believe you're laughing at me!",
+                                                      "Princess, I'd fetch your golden ball a hundred times."]
+
+
 def labelled_row():
     return {"id": "u1", "plot_id": "x", "story_id": "s", "character": "Frog", "character_description": "A frog.",
             "utterance": "Please, please take me home, I am so lonely here!", "passage_characters": ["Princess"],

@@ -21,8 +21,8 @@ from emopillars.synth import schemas
 from emopillars.synth.lexicon import SYNONYMS, TaxonomyMapper
 from emopillars.synth.prompts import load_template
 from emopillars.synth.text import (candidate_characters, clean_line, clean_name, complete_sentences, copies_passage,
-                                   describes_speaker, excerpt, is_repetitive, name_key, name_problem, normalise,
-                                   passage_description, words)
+                                   describes_speaker, excerpt, is_repetitive, known_word_share, name_key, name_problem,
+                                   normalise, passage_description, words)
 from emopillars.taxonomy import EMOTIONS
 
 
@@ -269,10 +269,20 @@ def plan_utterance_requests(characters: list[dict], params, seed: int) -> list[d
 
 
 class UtterancesStep(Step):
-    """(character, seed emotions, expressiveness) -> several first-person lines."""
+    """(character, seed emotions, expressiveness) -> several first-person lines.
+
+    With a ``vocabulary`` (the encoder's whole words), a line with fewer than
+    ``min_known_words`` of its words in it is rejected as not English.
+    """
 
     name = "utterances"
     schema = schemas.UtteranceList
+    min_known_words = 0.75
+
+    def __init__(self, params, prompts_dir: Optional[str] = None, seed: int = 13,
+                 vocabulary: Optional[frozenset[str]] = None):
+        super().__init__(params, prompts_dir, seed)
+        self.vocabulary = vocabulary
 
     @property
     def example_lines(self) -> set[str]:
@@ -300,6 +310,15 @@ class UtterancesStep(Step):
             expressiveness_instruction=EXPRESSIVENESS_INSTRUCTIONS[row["expressiveness"]])
         return self.request(content, f"{row['character_id']}__r{row['request_index']}", sample_index=sample_index)
 
+    def instructions(self, row: dict) -> str:
+        """The prompt's own words for this row, without the story excerpt and the character description."""
+        text = self.format_input(row).messages[0]["content"]
+        for part in (excerpt(row["passage"], row["character"], self.params.excerpt_words), row["character_description"],
+                     row.get("title", row["story_id"])):
+            if part:
+                text = text.replace(part, " ")
+        return text
+
     def format_output(self, result: GenerationResult, row: dict) -> Outcome:
         bad = self.engine_reject(result, row)
         if bad:
@@ -308,6 +327,7 @@ class UtterancesStep(Step):
         tag = f"{row['character_id']}__r{row['request_index']}"
         seen: set[str] = set()
         lines = result.parsed.get("utterances", [])
+        instructions = self.instructions(row)
         if not lines:
             out.rejects.append(self.reject(tag, "no utterances", result.raw))
         for line in lines:
@@ -328,6 +348,11 @@ class UtterancesStep(Step):
                 reason = "describes the character instead of speaking"
             elif copies_passage(text, row.get("passage", "")):
                 reason = "copied from the passage"
+            elif copies_passage(text, instructions, n=4):
+                reason = "repeats the instructions"
+            elif self.vocabulary is not None and known_word_share(text, self.vocabulary, row.get("passage", "")) < \
+                    self.min_known_words:
+                reason = "not English"
             elif len(out.records) >= self.params.utterances_per_request:
                 reason = "over utterances_per_request"
             else:
