@@ -145,6 +145,20 @@ def test_key_covers_what_changes_the_answer_and_nothing_else():
     assert request_key(base, "openai", "m", "r1") != key
     assert request_key(base, "vllm", "m", "r2") != key
     assert request_key(dataclasses.replace(base, tag="other", meta={"x": 1}), "vllm", "m", "r1") == key
+    # compact JSON changes the answer's tokens, so it is part of the key; keys made without it are unchanged
+    assert request_key(base, "vllm", "m", "r1", {"compact_json": True}) != key
+    assert request_key(base, "vllm", "m", "r1", None) == key
+
+
+def test_compact_json_setting_reaches_the_key_and_the_stats(tmp_path, generator_dir):
+    on = Engine.from_params(LLMParams(cache_path=str(tmp_path / "c.sqlite"), compact_json=True, cache_only=True),
+                            generator_dir)
+    off = Engine.from_params(LLMParams(cache_path=str(tmp_path / "d.sqlite"), cache_only=True), generator_dir)
+    req = _requests(1)[0]
+    assert on.decoding == {"compact_json": True} and off.decoding is None
+    assert on.key(req) != off.key(req) and on.stats["decoding"] == {"compact_json": True}
+    on.close()
+    off.close()
 
 
 def test_cache_is_sqlite_in_wal_mode(tmp_path):

@@ -178,6 +178,19 @@ def test_lines_in_another_language_or_repeating_the_prompt_are_rejected(encoder_
                                                       "Princess, I'd fetch your golden ball a hundred times."]
 
 
+def test_a_line_repeated_across_requests_is_kept_once():
+    from collections import Counter
+
+    from emopillars.synth.steps import StepRun, drop_repeated_lines
+
+    recs = [{"id": "a", "utterance": "I will fetch it!"}, {"id": "b", "utterance": "i will FETCH it"},
+            {"id": "c", "utterance": "Take me home."}]
+    run = StepRun(records=list(recs), rejects=[], inputs=2, requests=2, reject_reasons=Counter())
+    assert drop_repeated_lines(run) == 1
+    assert [r["id"] for r in run.records] == ["a", "c"]
+    assert run.rejects[0]["tag"] == "b" and run.reject_reasons == {"same line as an earlier one": 1}
+
+
 def labelled_row():
     return {"id": "u1", "plot_id": "x", "story_id": "s", "character": "Frog", "character_description": "A frog.",
             "utterance": "Please, please take me home, I am so lonely here!", "passage_characters": ["Princess"],

@@ -79,6 +79,8 @@ class LLMParams(Section):
     tensor_parallel_size: int = Field(1, ge=1)
     data_parallel_size: int = Field(1, ge=1)
     enforce_eager: bool = True
+    # vLLM backend: JSON answers without optional whitespace (fewer tokens; part of the cache key)
+    compact_json: bool = False
     openai_base_url: str = "http://127.0.0.1:8000/v1"
     openai_api_key: str = "EMPTY"
     openai_concurrency: int = Field(8, ge=1)

@@ -38,21 +38,27 @@ from emopillars.llm.validation import validate_answer
 KEY_VERSION = 1
 
 
-def request_key(request: GenerationRequest, backend: str, model_id: str, revision: Optional[str]) -> str:
-    """The cache key: a hash of everything that changes the answer (never ``tag`` or ``meta``)."""
-    return stable_hash(
-        {
-            "v": KEY_VERSION,
-            "backend": backend,
-            "model": model_id,
-            "revision": revision,
-            "messages": request.messages,
-            "sampling": request.sampling.as_dict(),
-            "schema": request.json_schema(),
-            "seed": request.seed,
-            "sample_index": request.sample_index,
-        }
-    )
+def request_key(request: GenerationRequest, backend: str, model_id: str, revision: Optional[str],
+                decoding: Optional[dict] = None) -> str:
+    """The cache key: a hash of everything that changes the answer (never ``tag`` or ``meta``).
+
+    ``decoding`` holds engine-wide settings that change answers (compact JSON);
+    it enters the hash only when set, so keys made without it stay valid.
+    """
+    fields = {
+        "v": KEY_VERSION,
+        "backend": backend,
+        "model": model_id,
+        "revision": revision,
+        "messages": request.messages,
+        "sampling": request.sampling.as_dict(),
+        "schema": request.json_schema(),
+        "seed": request.seed,
+        "sample_index": request.sample_index,
+    }
+    if decoding:
+        fields["decoding"] = decoding
+    return stable_hash(fields)
 
 
 def attempt_seed(seed: int, sample_index: int, attempt: int) -> int:
@@ -81,7 +87,9 @@ class Engine:
         cache_only: bool = False,
         stats_path: str | Path | None = None,
         progress: bool = True,
+        decoding: Optional[dict] = None,
     ):
+        self.decoding = dict(decoding) if decoding else None
         if isinstance(backend, Backend):
             self._backend: Optional[Backend] = backend
             self._factory = None
@@ -154,6 +162,7 @@ class Engine:
             cache_only=llm_params.cache_only,
             stats_path=stats_path,
             progress=progress,
+            decoding={"compact_json": True} if llm_params.compact_json and name == "vllm" else None,
         )
 
     @property
@@ -163,7 +172,7 @@ class Engine:
         return self._backend
 
     def key(self, request: GenerationRequest) -> str:
-        return request_key(request, self.backend_name, self.model_id, self.revision)
+        return request_key(request, self.backend_name, self.model_id, self.revision, self.decoding)
 
     # ------------------------------------------------------------------ generation
     def generate(self, requests: list[GenerationRequest], desc: str = "generate") -> list[GenerationResult]:
@@ -304,6 +313,7 @@ class Engine:
             "generated_tokens_per_second": round(self.tokens_per_second, 2),
             "valid_rate": round(c["valid"] / c["unique_requests"], 4) if c["unique_requests"] else None,
             "backend": self.backend_name,
+            "decoding": self.decoding,
             "model_id": self.model_id,
             "revision": self.revision,
             "max_retries": self.max_retries,

@@ -564,6 +564,29 @@ class StepRun:
     retried: int = 0
 
 
+def drop_repeated_lines(run: StepRun, field: str = "utterance") -> int:
+    """Keep the first of records whose ``field`` is the same text (normalised) and reject the others.
+
+    The generator repeats a favourite line across characters and requests;
+    labelling every copy would be wasted work that curation throws away.
+    Returns how many were dropped.
+    """
+    seen: set[str] = set()
+    kept = []
+    for r in run.records:
+        key = normalise(r[field])
+        if key in seen:
+            run.rejects.append({"stage": r.get("stage", ""), "tag": r.get("id", ""), "reason":
+                                "same line as an earlier one", "raw": "", field: r[field]})
+            run.reject_reasons["same line as an earlier one"] += 1
+            continue
+        seen.add(key)
+        kept.append(r)
+    dropped = len(run.records) - len(kept)
+    run.records[:] = kept
+    return dropped
+
+
 def run_step(engine, step: Step, rows: list[dict], desc: str, validation_retries: int = 0) -> StepRun:
     """Run ``step`` over ``rows`` through ``engine``; a row whose answer yields nothing valid is asked again
     (next ``sample_index``) up to ``validation_retries`` times. Rejects of every round are kept."""
