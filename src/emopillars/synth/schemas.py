@@ -51,8 +51,8 @@ class EmotionIntensity(BaseModel):
 
 
 class EmotionExplication(BaseModel):
-    explanation: str = Field(max_length=80)
-    emotions: list[EmotionIntensity] = Field(max_length=3)
+    explanation: str = Field(max_length=60)
+    emotions: list[EmotionIntensity] = Field(min_length=1, max_length=3)
 
 
 class SituationContext(BaseModel):
