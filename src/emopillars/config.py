@@ -81,6 +81,8 @@ class LLMParams(Section):
     enforce_eager: bool = True
     # vLLM backend: JSON answers without optional whitespace (fewer tokens; part of the cache key)
     compact_json: bool = False
+    # vLLM on CPU: cores kept for vLLM's front end (null: vLLM's default of one; 0: all cores run the model)
+    cpu_reserved_cores: Optional[int] = Field(None, ge=0)
     openai_base_url: str = "http://127.0.0.1:8000/v1"
     openai_api_key: str = "EMPTY"
     openai_concurrency: int = Field(8, ge=1)
