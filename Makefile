@@ -85,6 +85,13 @@ paper: figures tex-deps
 	cd paper && latexmk -pdf -interaction=nonstopmode -halt-on-error main.tex
 	@echo "paper: paper/main.pdf"
 
+# Page images of the built paper (to look at the layout without a PDF viewer): paper/pages/page-N.png
+.PHONY: paper-pages
+paper-pages: paper
+	rm -rf paper/pages && mkdir -p paper/pages
+	pdftoppm -r 90 -png paper/main.pdf paper/pages/page
+	@ls paper/pages
+
 # ------------------------------------------------------------------ benchmarks
 # `bench` runs every benchmark; each area adds its own bench-* target as a prerequisite.
 bench: bench-engine bench-synth bench-train

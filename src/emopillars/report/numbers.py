@@ -24,7 +24,8 @@ REQUIRED = (
     "LabelsPerExampleContextless", "LabelsPerExampleGoemotions", "OotRateContextless",
     "SelfBleuContextless", "SelfBleuGoemotions",
     "GoemotionsBaseFull", "GoemotionsContextlessFull", "GoemotionsContextlessDeltaFull",
-    "GoemotionsContextlessPValueFull", "GoemotionsBaseOnePct", "GoemotionsContextlessOnePct",
+    "GoemotionsContextlessPValueFull", "GoemotionsContextlessPValueRelFull", "GoemotionsBaseOnePct",
+    "GoemotionsContextlessOnePct",
     "LlmLabelsPerExampleGoemotions", "ZeroshotContextlessGoemotions", "ZeroshotContextlessLabelsPerExampleGoemotions",
     "HumanevalLabelsCorrect", "HumanevalNaturalness", "HumanevalAnnotators",
 )
@@ -32,6 +33,14 @@ REQUIRED = (
 
 def _fmt(value: Optional[float], digits: int = 3) -> str:
     return MISSING if value is None else f"{value:.{digits}f}"
+
+
+def _p_relation(p: Optional[float], samples: Optional[int]) -> str:
+    """'= 0.023', or '< 0.001' when no bootstrap resample reversed the difference (p below the test's resolution)."""
+    if p is None:
+        return MISSING
+    floor = 1.0 / samples if isinstance(samples, int) and samples > 0 else 0.001
+    return f"< {floor:.3g}" if p < floor else f"= {p:.3f}"
 
 
 def _int(value: Optional[float]) -> str:
@@ -86,6 +95,8 @@ def compute_numbers(results: dict) -> dict[str, str]:
             if isinstance(r.paired_test.get("delta"), (int, float)):
                 out[f"{stem}Delta{fraction_word(r.fraction)}"] = f"{r.paired_test['delta']:+.3f}"
             out[f"{stem}PValue{fraction_word(r.fraction)}"] = _fmt(r.paired_test["p_value"])
+            out[f"{stem}PValueRel{fraction_word(r.fraction)}"] = _p_relation(r.paired_test["p_value"],
+                                                                             r.paired_test.get("samples"))
     if full_data_fraction(runs) is not None:
         out["NBenchmarks"] = str(len(benchmarks_in(runs)))
 
