@@ -51,9 +51,6 @@ def main(argv=None) -> int:
     started = time.time()
     main_targets = params.train.targets
     other = "hard" if main_targets == "soft" else "soft"
-    other_params = params.train.model_copy(update={"targets": other})
-    other_record, _ = train_emopillars("contextless", args.data, resolve_encoder(args.encoder), other_params,
-                                       params.evaluate, args.out)
     main_record = read_json(args.main_metrics)
     if main_record.get("targets") != main_targets:
         raise SystemExit(f"{args.main_metrics}: trained with targets {main_record.get('targets')!r}, but "
@@ -61,6 +58,9 @@ def main(argv=None) -> int:
     splits, reason = read_splits(ZERO_SHOT_BENCHMARK, params, args.raw_dir)
     if splits is None:
         raise SystemExit(f"targets: {ZERO_SHOT_BENCHMARK} is needed for the zero-shot comparison: {reason}")
+    other_params = params.train.model_copy(update={"targets": other})
+    other_record, _ = train_emopillars("contextless", args.data, resolve_encoder(args.encoder), other_params,
+                                       params.evaluate, args.out)
     arms = {}
     for targets, record, model_dir in ((main_targets, main_record, args.main_model),
                                        (other, other_record, args.out)):

@@ -159,3 +159,44 @@ def test_released_data_switch_trains_on_the_released_files(released_model):
     config = json.loads((out / "config.json").read_text())
     assert config["emopillars"]["input"]["variant"] == "contextual"
     assert len(config["emopillars"]["thresholds"]["per_class"]) == 28
+
+
+def test_targets_stage_compares_soft_and_hard_targets(tmp_path, encoder_dir, mirror_dir):
+    from emopillars.profiles import compose
+
+    params = compose("smoke", tmp_path / "params.yaml", ROOT / "conf")
+    raw = yaml.safe_load(params.read_text())
+    raw["train"].update(epochs=1, max_length=48, targets="soft")
+    raw["evaluate"]["bootstrap_samples"] = 50
+    raw["transfer"]["max_eval_examples"] = 60
+    params.write_text(yaml.safe_dump(raw))
+    main, main_metrics = tmp_path / "main", tmp_path / "main.json"
+
+    def run(*args):
+        proc = subprocess.run([sys.executable, *map(str, args)], capture_output=True, text=True, cwd=ROOT)
+        return proc
+
+    proc = run(ROOT / "stages" / "train.py", "--params", params, "--variant", "contextless", "--data", RELEASED,
+               "--encoder", encoder_dir, "--out", main, "--metrics", main_metrics, "--plots", tmp_path / "plots")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    common = ["--params", params, "--data", RELEASED, "--encoder", encoder_dir, "--main-model", main,
+              "--raw-dir", mirror_dir, "--out", tmp_path / "other"]
+    proc = run(ROOT / "stages" / "targets.py", *common, "--main-metrics", main_metrics,
+               "--metrics", tmp_path / "targets.json")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = json.loads((tmp_path / "targets.json").read_text())
+    assert out["main_targets"] == "soft" and set(out["arms"]) == {"soft", "hard"}
+    for arm in out["arms"].values():
+        for key in ("synthetic_test", "goemotions_zero_shot"):
+            m = arm[key]["macro_f1"]
+            assert 0 <= m["ci_low"] <= m["value"] <= m["ci_high"] <= 1
+    # the soft arm is the main model's own test figure; the hard arm is a new model in --out
+    main_f1 = json.loads(main_metrics.read_text())["metrics"]["macro_f1"]
+    assert out["arms"]["soft"]["synthetic_test"]["macro_f1"] == main_f1
+    assert json.loads((tmp_path / "other" / "config.json").read_text())["id2label"]["0"] == "admiration"
+    # metrics of a model trained with other targets than params say are refused
+    raw["train"]["targets"] = "hard"
+    params.write_text(yaml.safe_dump(raw))
+    proc = run(ROOT / "stages" / "targets.py", *common, "--main-metrics", main_metrics,
+               "--metrics", tmp_path / "again.json")
+    assert proc.returncode != 0 and "trained with targets 'soft'" in proc.stderr
