@@ -44,9 +44,10 @@ def _rows(path: Path) -> list[dict]:
 
 
 def test_characters_stage_with_vllm(tmp_path, generator_dir):
-    """One passage through the real generator: every kept name occurs in the passage, rejects carry a reason."""
+    """A few passages through the real generator: every kept name occurs in its passage, rejects carry a reason,
+    and a passage without any name is counted instead of sent."""
     _need_vllm()
-    params = _params(tmp_path, narratives={"n_passages": 1, "max_words": 150},
+    params = _params(tmp_path, narratives={"n_passages": 3, "max_words": 150},
                      characters={"max_characters": 2, "retries": 0,
                                  "sampling": {"temperature": 0.3, "top_p": 0.95, "max_tokens": 120}})
     _run("narratives.py", "--params", str(params), "--corpus-dir", str(_mirror() / "fairytaleqa_stories"),
@@ -55,23 +56,24 @@ def test_characters_stage_with_vllm(tmp_path, generator_dir):
                "--model-dir", str(generator_dir), "--prompts", str(ROOT / "prompts"),
                "--out", str(tmp_path / "characters.jsonl"), "--rejects", str(tmp_path / "rejects.jsonl"),
                "--metrics", str(tmp_path / "m_characters.json"), "--generation-stats", str(tmp_path / "gen.json"))
-    assert "characters: 1 passages ->" in out
-    passage = _rows(tmp_path / "narratives.jsonl")[0]["passage"].lower()
+    assert "characters: 3 passages" in out
+    passages = {r["plot_id"]: r["passage"].lower() for r in _rows(tmp_path / "narratives.jsonl")}
     chars, rejects = _rows(tmp_path / "characters.jsonl"), _rows(tmp_path / "rejects.jsonl")
     assert chars or rejects
     for c in chars:
-        assert any(t in passage for t in c["character"].lower().split()), c["character"]
+        assert any(t in passages[c["plot_id"]] for t in c["character"].lower().split()), c["character"]
         assert c["prompt_hashes"]["characters"] and c["raw_answers"]["characters"]
     assert all(r["reason"] for r in rejects)
     metrics = json.loads((tmp_path / "m_characters.json").read_text())
-    assert metrics["characters_out"] == len(chars)
+    assert metrics["characters_out"] == len(chars) and metrics["passages_in"] == 3
+    assert metrics["requests"] == 3 - metrics["passages_without_names"] > 0
     assert json.loads((tmp_path / "gen.json").read_text())["generated_tokens"] > 0
 
 
 @pytest.mark.slow
 def test_whole_synthesis_pipeline_produces_both_datasets(tmp_path, generator_dir, encoder_dir):
     _need_vllm()
-    params = _params(tmp_path, narratives={"n_passages": 2}, contexts={"share": 0.6, "relabel": True})
+    params = _params(tmp_path, narratives={"n_passages": 3}, contexts={"share": 0.6, "relabel": True})
     d = tmp_path
     g = ["--model-dir", str(generator_dir), "--prompts", str(ROOT / "prompts")]
     _run("narratives.py", "--params", str(params), "--corpus-dir", str(_mirror() / "fairytaleqa_stories"),
