@@ -87,6 +87,10 @@ def test_filter_then_export_writes_jsonl_hf_and_parquet(tmp_path):
     assert ds["train"][0]["all_emotions"] == [{"emotion": "shocked", "score": pytest.approx(0.9)}]
     plots = {s: set(ds[s]["plot_id"]) for s in ds}
     assert not (plots["train"] & plots["dev"]) and not (plots["train"] & plots["test"]) and not (plots["dev"] & plots["test"])
+    # a split left empty by a small run still exports and loads back (with the same features)
+    export_dataset(tmp_path / "small", {**splits, "dev": []}, contextual=False)
+    small = load_from_disk(str(tmp_path / "small" / "hf"))
+    assert len(small["dev"]) == 0 and small["dev"].features == small["train"].features
     pq = pd.read_parquet(tmp_path / "contextless" / "parquet" / "train.parquet")
     assert len(pq) == len(splits["train"]) and "labels" in pq.columns
     line = json.loads((tmp_path / "contextless" / "train.jsonl").read_text().splitlines()[0])

@@ -8,6 +8,8 @@ comes from a story the context-less training set has seen.
 
 from __future__ import annotations
 
+import math
+
 import json
 import random
 import re
@@ -149,7 +151,9 @@ def export_dataset(folder: Path, splits: dict[str, list[dict]], contextual: bool
         dd[split] = Dataset.from_list(table, features=features) if table else Dataset.from_dict(
             {k: [] for k in features}, features=features)
     ddict = DatasetDict(dd)
-    ddict.save_to_disk(str(folder / "hf"))
+    # An explicit shard count per split: datasets writes an empty split with zero shards otherwise, and
+    # load_from_disk then fails on it (a small run can leave dev or test empty).
+    ddict.save_to_disk(str(folder / "hf"), num_shards={k: max(1, math.ceil(len(v) / 200_000)) for k, v in dd.items()})
     (folder / "parquet").mkdir(exist_ok=True)
     for split, ds in ddict.items():
         ds.to_parquet(str(folder / "parquet" / f"{split}.parquet"))
