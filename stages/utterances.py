@@ -31,7 +31,7 @@ def main(argv=None) -> int:
     started = time.time()
     with stagekit.engine_session(params, args.model_dir, args.generation_stats) as engine:
         run = run_step(engine, step, rows, desc="utterances", validation_retries=params.utterances.retries)
-    drop_repeated_lines(run)
+    drop_repeated_lines(run, step)
     seeds = Counter(e for r in rows for e in r["emotions_used_to_generate_context"])
     metrics = stagekit.step_metrics("utterances", run, started, "requests_planned", "utterances",
                                     characters_in=len(characters), seed_emotions=stagekit.counter_dict(seeds),

@@ -186,9 +186,10 @@ def test_a_line_repeated_across_requests_is_kept_once():
     recs = [{"id": "a", "utterance": "I will fetch it!"}, {"id": "b", "utterance": "i will FETCH it"},
             {"id": "c", "utterance": "Take me home."}]
     run = StepRun(records=list(recs), rejects=[], inputs=2, requests=2, reject_reasons=Counter())
-    assert drop_repeated_lines(run) == 1
+    assert drop_repeated_lines(run, UtterancesStep(UtterancesParams())) == 1
     assert [r["id"] for r in run.records] == ["a", "c"]
     assert run.rejects[0]["tag"] == "b" and run.reject_reasons == {"same line as an earlier one": 1}
+    assert run.rejects[0]["stage"] == "utterances" and run.rejects[0]["utterance"] == "i will FETCH it"
 
 
 def labelled_row():

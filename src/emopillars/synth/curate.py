@@ -8,9 +8,8 @@ comes from a story the context-less training set has seen.
 
 from __future__ import annotations
 
-import math
-
 import json
+import math
 import random
 import re
 from collections import Counter

@@ -332,7 +332,8 @@ class UtterancesStep(Step):
             out.rejects.append(self.reject(tag, "no utterances", result.raw))
         for line in lines:
             text = clean_line(str(line), row["character"])
-            text = complete_sentences(text, max_chars=schemas.UTTERANCE_MAX_CHARS) or text
+            complete = complete_sentences(text, max_chars=schemas.UTTERANCE_MAX_CHARS)
+            text = complete or text
             key = normalise(text)
             if not key:
                 reason = "empty utterance"
@@ -342,7 +343,7 @@ class UtterancesStep(Step):
                 reason = "repetitive utterance"
             elif key in self.example_lines:
                 reason = "copied the prompt's example"
-            elif complete_sentences(text, max_chars=schemas.UTTERANCE_MAX_CHARS) is None:
+            elif complete is None:
                 reason = "not a complete line"
             elif describes_speaker(text, row["character"]):
                 reason = "describes the character instead of speaking"
@@ -564,8 +565,8 @@ class StepRun:
     retried: int = 0
 
 
-def drop_repeated_lines(run: StepRun, field: str = "utterance") -> int:
-    """Keep the first of records whose ``field`` is the same text (normalised) and reject the others.
+def drop_repeated_lines(run: StepRun, step: Step, field: str = "utterance") -> int:
+    """Keep the first of records whose ``field`` is the same text (normalised) and reject the others (as ``step``).
 
     The generator repeats a favourite line across characters and requests;
     labelling every copy would be wasted work that curation throws away.
@@ -576,8 +577,7 @@ def drop_repeated_lines(run: StepRun, field: str = "utterance") -> int:
     for r in run.records:
         key = normalise(r[field])
         if key in seen:
-            run.rejects.append({"stage": r.get("stage", ""), "tag": r.get("id", ""), "reason":
-                                "same line as an earlier one", "raw": "", field: r[field]})
+            run.rejects.append(step.reject(r.get("id", ""), "same line as an earlier one", "", **{field: r[field]}))
             run.reject_reasons["same line as an earlier one"] += 1
             continue
         seen.add(key)

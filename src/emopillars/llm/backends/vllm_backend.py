@@ -10,9 +10,8 @@ is never generated unconstrained while the caller believes it is constrained.
 
 from __future__ import annotations
 
-import os
-
 import inspect
+import os
 from pathlib import Path
 from typing import Any, Optional
 
