@@ -140,6 +140,7 @@ def test_key_covers_what_changes_the_answer_and_nothing_else():
         dataclasses.replace(base, sampling=SamplingParams(temperature=0.1, top_p=0.95, max_tokens=48)),
         dataclasses.replace(base, schema=Dossier),
         dataclasses.replace(base, messages=base.messages[1:]),
+        dataclasses.replace(base, sampling=dataclasses.replace(base.sampling, repetition_penalty=1.2)),
     ]
     assert len({request_key(v, "vllm", "m", "r1") for v in variants} | {key}) == len(variants) + 1
     assert request_key(base, "openai", "m", "r1") != key
@@ -148,6 +149,8 @@ def test_key_covers_what_changes_the_answer_and_nothing_else():
     # compact JSON changes the answer's tokens, so it is part of the key; keys made without it are unchanged
     assert request_key(base, "vllm", "m", "r1", {"compact_json": True}) != key
     assert request_key(base, "vllm", "m", "r1", None) == key
+    # the repetition penalty at its neutral 1.0 leaves the key as it was before the setting existed
+    assert "repetition_penalty" not in base.sampling.as_dict()
 
 
 def test_compact_json_setting_reaches_the_key_and_the_stats(tmp_path, generator_dir):

@@ -155,6 +155,26 @@ def test_lines_that_are_not_speech_are_rejected_with_their_reason():
     assert complete_sentences(long_cut[:160]) == "I will fetch it for you."
 
 
+def test_format_leftovers_are_cleaned_or_rejected():
+    row = utterance_row()[0]
+    step = UtterancesStep(UtterancesParams(utterances_per_request=5))
+    out = step.format_output(answer({"utterances": [
+        "utterance30: Take me home, princess, and I shall fetch it.",
+        "]} Please do not leave me alone in the well.",
+        "Here I am!'] after the first time.",
+        "You are Frog, a creature of the deep well.",
+        "I promise I will bring back the",
+    ]}), row)
+    assert [r["utterance"] for r in out.records] == ["Take me home, princess, and I shall fetch it.",
+                                                      "Please do not leave me alone in the well."]
+    assert {r["utterance"]: r["reason"] for r in out.rejects} == {
+        "Here I am!'] after the first time.": "markup in the line",
+        "You are Frog, a creature of the deep well.": "repeats the instructions",
+        # well short of the length limit, but a sentence does not end on 'the'
+        "I promise I will bring back the": "not a complete line"}
+    assert complete_sentences("I do not know what to do with her") == "I do not know what to do with her"
+
+
 def test_lines_in_another_language_or_repeating_the_prompt_are_rejected(encoder_dir):
     from emopillars.synth.text import load_vocabulary
 
@@ -245,6 +265,19 @@ def test_neutral_gives_way_to_a_real_emotion():
 def test_scores_on_other_scales_are_rescaled():
     assert normalise_scores({"a": 80, "b": 40}) == {"a": 0.8, "b": 0.4}
     assert normalise_scores({"a": "high", "b": -1, "c": 0.5}) == {"a": 0.0, "b": 0.0, "c": 0.5}
+
+
+def test_character_list_is_no_longer_than_the_passage_s_distinct_names():
+    # a passage with two names cannot be answered with a third entry: it could only repeat a name
+    schema = schemas.character_list_for(["Hans", "the King", "Hans"], max_characters=4)
+    entry = {"name": "Hans", "description": "A woodcutter who watches the princess."}
+    two = {"characters": [entry, {**entry, "name": "the King"}]}
+    assert schema.model_validate(two)
+    with pytest.raises(Exception):
+        schema.model_validate({"characters": two["characters"] + [entry]})
+    assert schema.model_json_schema()["properties"]["characters"]["maxItems"] == 2
+    assert schemas.character_list_for(list("ABCDEF"), max_characters=3).model_json_schema()[
+        "properties"]["characters"]["maxItems"] == 3
 
 
 def context_row():

@@ -129,6 +129,8 @@ def test_short_goemotions_training_moves_the_loss_and_exports_a_loadable_model(m
     after = float(loss_fn(logit(predict_probs(model, enc)), torch.from_numpy(enc.targets)))
     assert after < before * 0.9, (before, after)
     assert [r for r in result.history if r["kind"] == "dev"]
+    # the dev scores kept with the result are those of the weights the model was left with
+    np.testing.assert_allclose(result.best_dev_probs, predict_probs(model, Encoded(tok, dev, 32)), atol=1e-5)
 
     out = tmp_path / "model"
     rule = {"kind": "global", "global": 0.3, "per_class": None}

@@ -93,6 +93,8 @@ class Sampling(Section):
     temperature: float = Field(0.8, ge=0)
     top_p: float = Field(0.95, gt=0, le=1)
     max_tokens: int = Field(256, ge=1)
+    # > 1 makes tokens already in the prompt or the answer less likely (vLLM's and transformers' definition)
+    repetition_penalty: float = Field(1.0, gt=0)
 
 
 # --------------------------------------------------------------------------- synthesis
@@ -182,6 +184,8 @@ class TransferParams(Section):
     max_length: int = Field(64, ge=8)
     learning_rate: float = Field(1e-4, gt=0)
     head_lr_multiplier: float = Field(10.0, gt=0)
+    max_evals: int = Field(4, ge=1, description="dev evaluations per run at most (small fractions run many short "
+                                                "epochs; each evaluation scores the whole dev set)")
     meld_context_turns: int = Field(2, ge=0, description="previous dialogue turns given to MELD/IEMOCAP models")
     max_train_examples: Optional[int] = Field(800, ge=1, description="cap of the training pool the fractions are taken from")
     max_eval_examples: Optional[int] = Field(600, ge=1, description="cap of the dev and test sets (seeded sample)")

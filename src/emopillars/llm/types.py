@@ -20,9 +20,13 @@ class SamplingParams:
     temperature: float = 0.8
     top_p: float = 0.95
     max_tokens: int = 256
+    repetition_penalty: float = 1.0
 
     def as_dict(self) -> dict[str, Any]:
-        return {"temperature": self.temperature, "top_p": self.top_p, "max_tokens": self.max_tokens}
+        out = {"temperature": self.temperature, "top_p": self.top_p, "max_tokens": self.max_tokens}
+        if self.repetition_penalty != 1.0:  # absent when off, so answers cached without it keep their keys
+            out["repetition_penalty"] = self.repetition_penalty
+        return out
 
 
 @dataclass

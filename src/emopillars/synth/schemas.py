@@ -27,12 +27,14 @@ def character_list_for(candidates: Sequence[str], max_characters: int = 4) -> ty
     A small model asked for the characters of a passage invents names ('Sylvie',
     'Mommy') or writes them as identifiers ('The_Girl'); with the names as an
     enum, the grammar only lets it choose among the passage's own names.
-    Descriptions must be at least a few words long.
+    Descriptions must be at least a few words long. The list is no longer than
+    the number of distinct names: a longer one can only repeat a name.
     """
-    name_type = Literal[tuple(dict.fromkeys(candidates))]  # type: ignore[valid-type]
+    names = tuple(dict.fromkeys(candidates))
+    name_type = Literal[names]  # type: ignore[valid-type]
     entry = create_model("CharacterEntry", name=(name_type, ...),
                          description=(str, Field(min_length=20, max_length=140)))
-    return create_model("CharacterList", characters=(list[entry], Field(min_length=1, max_length=max_characters)))
+    return create_model("CharacterList", characters=(list[entry], Field(min_length=1, max_length=min(max_characters, len(names)))))
 
 
 # A spoken line of at least a few words: a lone "I" or a name followed by a colon is

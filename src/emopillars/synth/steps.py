@@ -33,7 +33,8 @@ class Outcome:
 
 
 def _sampling(s) -> SamplingParams:
-    return SamplingParams(temperature=s.temperature, top_p=s.top_p, max_tokens=s.max_tokens)
+    return SamplingParams(temperature=s.temperature, top_p=s.top_p, max_tokens=s.max_tokens,
+                          repetition_penalty=s.repetition_penalty)
 
 
 def _trace(row: dict, step: str, prompt_hash: str, raw: str) -> dict[str, dict]:
@@ -268,6 +269,9 @@ def plan_utterance_requests(characters: list[dict], params, seed: int) -> list[d
     return rows
 
 
+_MARKUP = re.compile(r"[\[\]{}<>]")  # JSON or HTML fragments inside a line: the model lost track of the format
+
+
 class UtterancesStep(Step):
     """(character, seed emotions, expressiveness) -> several first-person lines.
 
@@ -349,8 +353,10 @@ class UtterancesStep(Step):
                 reason = "describes the character instead of speaking"
             elif copies_passage(text, row.get("passage", "")):
                 reason = "copied from the passage"
-            elif copies_passage(text, instructions, n=4):
+            elif copies_passage(text, instructions, n=4) or key.startswith(f"you are {name_key(row['character'])}"):
                 reason = "repeats the instructions"
+            elif _MARKUP.search(text):
+                reason = "markup in the line"
             elif self.vocabulary is not None and known_word_share(text, self.vocabulary, row.get("passage", "")) < \
                     self.min_known_words:
                 reason = "not English"

@@ -64,17 +64,25 @@ _SENTENCE_END = re.compile(r"[.!?…][\"'”’)]*$")
 _META = re.compile(r"\b(?:first person|the (?:next |first |last )?sentence|this sentence|the line)\b", re.IGNORECASE)
 
 
+# Words a sentence does not end on: a line that stops on one was cut off, even well short of the length limit.
+_DANGLING = frozenset("""the a an of to and or but nor with from into onto by my your his its our their which whose
+been being than because if when while very""".split())
+
+
 def complete_sentences(line: str, min_words: int = 3, max_chars: int = 160) -> str | None:
     """``line`` if it is complete, else cut after its last sentence end; None when no complete sentence of
     ``min_words`` words is left.
 
     A line is complete when it ends a sentence, or when it stops well short of
     ``max_chars`` (the length limit of the answer's grammar) without a trailing
-    comma, colon or dash: the model closed it. A line that runs into the limit
+    comma, colon or dash, or a word no sentence ends on ('the', 'been'): the
+    model closed it. A line that runs into the limit
     ends mid-sentence; the complete sentences before the cut are still usable.
     """
     line = line.strip()
-    if _SENTENCE_END.search(line) or (len(line) < max_chars - 8 and not line.endswith((",", ":", ";", "-"))):
+    tail = words(line)[-1:] or [""]
+    closed = len(line) < max_chars - 8 and not line.endswith((",", ":", ";", "-")) and tail[0] not in _DANGLING
+    if _SENTENCE_END.search(line) or closed:
         return line if len(words(line)) >= min_words else None
     cut = max((m.end() for m in re.finditer(r"[.!?…][\"'”’)]*(?=\s)", line)), default=0)
     head = line[:cut].strip()
@@ -146,7 +154,8 @@ def passage_description(name: str, passage: str, max_words: int = 30) -> str | N
     return None
 
 
-_LEADING_NOISE = re.compile(r"^\s*(?:[-*\u2022]+|\d+[.)]|line\s*\d+\s*:)\s*", re.IGNORECASE)
+# list markers, 'line 2:' or 'utterance30:' labels, and stray punctuation left over from the JSON around the line
+_LEADING_NOISE = re.compile(r"^\s*(?:[-*\u2022]+|\d+[.)]|(?:line|utterances?)\s*\d*\s*:|[,;:)\]}>]+)\s*", re.IGNORECASE)
 
 
 def clean_line(line: str, speaker: str = "") -> str:

@@ -57,6 +57,8 @@ class TrainResult:
     train_samples_per_s: float = 0.0
     steps: int = 0
     config: dict = field(default_factory=dict)
+    # dev scores of the kept weights, from the evaluation that chose them (no second pass over dev needed)
+    best_dev_probs: Optional[np.ndarray] = field(default=None, repr=False)
 
 
 def set_seed(seed: int) -> None:
@@ -205,6 +207,7 @@ def train_classifier(model, tokenizer, train: Sequence[Example], dev: Sequence[E
 
     best = {select_metric: -math.inf}
     best_state = None
+    best_probs = None
     bad_evals = 0
     step = 0
     seen = 0
@@ -263,6 +266,7 @@ def train_classifier(model, tokenizer, train: Sequence[Example], dev: Sequence[E
                 if score[select_metric] > best[select_metric]:
                     best = dict(row)
                     best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+                    best_probs = probs
                     bad_evals = 0
                 else:
                     bad_evals += 1
@@ -283,4 +287,4 @@ def train_classifier(model, tokenizer, train: Sequence[Example], dev: Sequence[E
     seconds = time.perf_counter() - t0
     return TrainResult(best_dev=best, history=history, seconds=seconds,
                        train_samples_per_s=seen / train_time if train_time else 0.0, steps=step,
-                       config=asdict(cfg))
+                       config=asdict(cfg), best_dev_probs=best_probs)

@@ -140,7 +140,6 @@ def run_benchmark(benchmark: str, splits, inits: dict[str, Optional[Path]], enco
     test_ex = record_examples(test_recs, head.model_labels, label_of, use_context, where)
     dev_gold, test_gold = gold(dev_recs, head), gold(test_recs, head)
     tokenizer = AutoTokenizer.from_pretrained(str(encoder_dir))
-    dev_enc = Encoded(tokenizer, dev_ex, tp.max_length)
     test_enc = Encoded(tokenizer, test_ex, tp.max_length)
     sizes = fraction_sizes(len(pool_ex), tp.fractions, tp.min_train_examples)
     names = sorted(inits, key=lambda n: n != "base")
@@ -155,11 +154,11 @@ def run_benchmark(benchmark: str, splits, inits: dict[str, Optional[Path]], enco
             model, fresh_head = init_model(init, inits[init], encoder_dir, head, pooling)
             cfg = TrainConfig(epochs=epochs, batch_size=tp.batch_size, max_length=tp.max_length,
                               learning_rate=tp.learning_rate, head_lr_multiplier=tp.head_lr_multiplier,
-                              seed=tp.seed, progress=progress,
+                              seed=tp.seed, progress=progress, max_evals=tp.max_evals,
                               prior_bias_init=fresh_head)
             result = train_classifier(model, tokenizer, train, dev_ex, cfg,
                                       select_metric="macro_f1")
-            dev_scores = head.to_bench_scores(predict_probs(model, dev_enc))
+            dev_scores = head.to_bench_scores(result.best_dev_probs)
             test_scores = head.to_bench_scores(predict_probs(model, test_enc))
             rule = decide(dev_scores, dev_gold if head.multi_label else None, head.multi_label, ep.threshold_mode)
             rec = evaluate_scores(test_scores, test_gold, head.bench_labels, head.multi_label, rule,

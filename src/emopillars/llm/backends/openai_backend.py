@@ -45,6 +45,8 @@ class OpenAIBackend(Backend):
             "max_tokens": call.sampling.max_tokens,
             "seed": call.seed,
         }
+        if call.sampling.repetition_penalty != 1.0:
+            body["repetition_penalty"] = call.sampling.repetition_penalty  # a vLLM server extension
         if call.schema is not None:
             body["response_format"] = {
                 "type": "json_schema",

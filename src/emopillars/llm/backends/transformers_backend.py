@@ -44,14 +44,16 @@ class TransformersBackend(Backend):
         # generate() takes one max_new_tokens and one temperature: group calls that share sampling settings.
         groups: dict[tuple, list[int]] = {}
         for i, c in enumerate(calls):
-            groups.setdefault((c.sampling.temperature, c.sampling.top_p, c.sampling.max_tokens), []).append(i)
+            groups.setdefault((c.sampling.temperature, c.sampling.top_p, c.sampling.max_tokens,
+                               c.sampling.repetition_penalty), []).append(i)
         out: list[Completion] = [None] * len(calls)  # type: ignore[list-item]
-        for (temperature, top_p, max_tokens), idx in groups.items():
-            for i, comp in zip(idx, self._generate([calls[i] for i in idx], temperature, top_p, max_tokens)):
+        for (temperature, top_p, max_tokens, penalty), idx in groups.items():
+            for i, comp in zip(idx, self._generate([calls[i] for i in idx], temperature, top_p, max_tokens, penalty)):
                 out[i] = comp
         return out
 
-    def _generate(self, calls: list[Call], temperature: float, top_p: float, max_tokens: int) -> list[Completion]:
+    def _generate(self, calls: list[Call], temperature: float, top_p: float, max_tokens: int,
+                  repetition_penalty: float = 1.0) -> list[Completion]:
         torch = self._torch
         prompts = [self.tokenizer.apply_chat_template(c.messages, tokenize=False, add_generation_prompt=True) for c in calls]
         enc = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
@@ -64,6 +66,7 @@ class TransformersBackend(Backend):
                 do_sample=do_sample,
                 temperature=temperature if do_sample else None,
                 top_p=top_p if do_sample else None,
+                repetition_penalty=repetition_penalty if repetition_penalty != 1.0 else None,
                 pad_token_id=self.tokenizer.pad_token_id,
             )
         new = gen[:, enc["input_ids"].shape[1]:]

@@ -91,6 +91,7 @@ class VLLMBackend(Backend):
             temperature=call.sampling.temperature,
             top_p=call.sampling.top_p,
             max_tokens=call.sampling.max_tokens,
+            repetition_penalty=call.sampling.repetition_penalty,
             seed=call.seed,
         )
         if call.schema is not None:
