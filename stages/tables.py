@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     params = load_params(args.params).report
     results = load_results(args.results)
     datasets = read_synthetic(args.data_dir)
-    tables = all_tables(results, datasets, params.examples_per_dataset, params.examples_seed)
+    tables = all_tables(results, datasets, params.examples_per_dataset, params.examples_seed, params.paper_scale)
     for table in tables:
         write_table(table, args.out_dir, args.templates)
     numbers = compute_numbers(results)

@@ -31,7 +31,9 @@ def main(argv=None) -> int:
     started = time.time()
     with stagekit.engine_session(params, args.model_dir, args.generation_stats) as engine:
         run = run_step(engine, step, rows, desc="utterances", validation_retries=params.utterances.retries)
-    drop_repeated_lines(run, step)
+    # near duplicates go before labelling, by the test curation applies (params curate.*)
+    drop_repeated_lines(run, step, near_threshold=params.curate.near_dup_threshold, num_perm=params.curate.num_perm,
+                        seed=params.curate.seed)
     seeds = Counter(e for r in rows for e in r["emotions_used_to_generate_context"])
     metrics = stagekit.step_metrics("utterances", run, started, "requests_planned", "utterances",
                                     characters_in=len(characters), seed_emotions=stagekit.counter_dict(seeds),

@@ -141,7 +141,7 @@ def test_every_table_renders_latex_and_markdown_twins(results, tmp_path):
     datasets = read_synthetic(FIX / "data" / "emopillars")
     tables = T.all_tables(results, datasets, 3, 13)
     assert {t.name for t in tables} == {"main", "lowres", "synth_counts", "dataset_stats", "diversity", "zeroshot",
-                                        "humaneval", "examples", "targets"}
+                                        "humaneval", "examples", "targets", "generation_cost"}
     for t in tables:
         assert not t.is_empty, t.name
         tex, md = render(t, TEMPLATES)
@@ -249,8 +249,26 @@ def test_tables_stage_writes_tables_and_numbers(tmp_path):
                             "--out-dir", str(tmp_path / "tables"), "--numbers", str(tmp_path / "numbers.tex")])
     assert rc == 0
     written = sorted(p.name for p in (tmp_path / "tables").iterdir())
-    assert "main.md" in written and "main.tex" in written and len(written) == 18
+    assert "main.md" in written and "main.tex" in written and len(written) == 20
     assert "Emo Pillars (context-less)" in (tmp_path / "tables" / "main.md").read_text()
+
+
+def test_generation_cost_scales_tokens_per_kept_example_to_the_paper_sizes():
+    from emopillars.config import PaperScaleParams
+
+    results = {"generation": {s: {"prompt_tokens": 600, "generated_tokens": 1000}
+                              for s in ("characters", "utterances", "labels", "contexts")},
+               "synth": {"curate": {"contextless": {"out": 10}, "contextual": {"out": 5}}}}
+    scale = PaperScaleParams(contextless=3600, contextual=1800, output_tokens_per_s=100.0, paper_gpu_hours=450)
+    t = T.generation_cost_table(results, scale)
+    rows = {r.header: [c.value for c in r.cells] for r in t.rows}
+    # context-less: 3 steps x 1000 generated tokens over 10 kept = 300 per example; 3600 x 300 / 100 / 3600 = 3 h
+    assert rows["Context-less"] == [10, 180, 300, 3600, 3.0]
+    # contextual: the context step alone, 1000 / 5 = 200 per example; 1800 x 200 / 100 / 3600 = 1 h
+    assert rows["Contextual (context step)"] == [5, 120, 200, 1800, 1.0]
+    assert rows["Total"][-1] == 4.0 and "450 GPU-hours" in t.notes[0]
+    # a run without generation stats gives an empty table, not a crash
+    assert T.generation_cost_table({}, scale).is_empty
 
 
 def test_targets_table_compares_soft_and_hard_targets(results):

@@ -210,6 +210,14 @@ def test_a_line_repeated_across_requests_is_kept_once():
     assert [r["id"] for r in run.records] == ["a", "c"]
     assert run.rejects[0]["tag"] == "b" and run.reject_reasons == {"same line as an earlier one": 1}
     assert run.rejects[0]["stage"] == "utterances" and run.rejects[0]["utterance"] == "i will FETCH it"
+    # with a MinHash threshold, a line that differs by a word or two is dropped as well
+    near = [{"id": "a", "utterance": "I will never forgive the wolf for what he did to my poor old grandmother."},
+            {"id": "b", "utterance": "I will never forgive the wolf for what he did to my poor old grandmother today."},
+            {"id": "c", "utterance": "Take me home, the night is cold and the road is long."}]
+    run = StepRun(records=list(near), rejects=[], inputs=2, requests=2, reject_reasons=Counter())
+    assert drop_repeated_lines(run, UtterancesStep(UtterancesParams()), near_threshold=0.7) == 1
+    assert [r["id"] for r in run.records] == ["a", "c"]
+    assert run.reject_reasons == {"near duplicate of an earlier line": 1}
 
 
 def labelled_row():

@@ -202,3 +202,28 @@ def test_targets_stage_compares_soft_and_hard_targets(tmp_path, encoder_dir, mir
     proc = run(ROOT / "stages" / "targets.py", *common, "--main-metrics", main_metrics,
                "--metrics", tmp_path / "again.json")
     assert proc.returncode != 0 and "trained with targets 'soft'" in proc.stderr
+
+
+def test_bf16_autocast_on_cpu_trains_and_predicts_like_fp32(encoder_dir, mirror_dir):
+    import numpy as np
+    import torch
+    from transformers import AutoTokenizer
+
+    from emopillars.data.readers import read_benchmark
+    from emopillars.train.data import Encoded, record_examples
+    from emopillars.train.modeling import build_classifier
+    from emopillars.train.trainer import TrainConfig, autocast_context, predict_probs, train_classifier
+
+    assert isinstance(autocast_context(torch.device("cpu"), "bf16"), torch.autocast)
+    labels = list(EMOTIONS)
+    splits = read_benchmark("goemotions", mirror_dir / "goemotions")
+    train = record_examples(splits["train"][:48], labels)
+    dev = record_examples(splits["dev"][:16], labels)
+    tok = AutoTokenizer.from_pretrained(str(encoder_dir))
+    model = build_classifier(encoder_dir, labels, "mean")
+    result = train_classifier(model, tok, train, dev, TrainConfig(epochs=1, batch_size=16, max_length=32,
+                                                                  mixed_precision="bf16", progress=False))
+    assert result.steps == 3 and np.isfinite(result.best_dev_probs).all()
+    enc = Encoded(tok, dev, 32)
+    bf16, fp32 = predict_probs(model, enc, mixed_precision="bf16"), predict_probs(model, enc)
+    assert bf16.dtype == np.float32 and np.abs(bf16 - fp32).max() < 0.05

@@ -186,6 +186,7 @@ class TransferParams(Section):
     head_lr_multiplier: float = Field(10.0, gt=0)
     max_evals: int = Field(4, ge=1, description="dev evaluations per run at most (small fractions run many short "
                                                 "epochs; each evaluation scores the whole dev set)")
+    mixed_precision: Literal["no", "bf16", "fp16"] = "no"
     meld_context_turns: int = Field(2, ge=0, description="previous dialogue turns given to MELD/IEMOCAP models")
     max_train_examples: Optional[int] = Field(800, ge=1, description="cap of the training pool the fractions are taken from")
     max_eval_examples: Optional[int] = Field(600, ge=1, description="cap of the dev and test sets (seeded sample)")
@@ -200,9 +201,21 @@ class EvaluateParams(Section):
     seed: int = 13
 
 
+class PaperScaleParams(Section):
+    """What the paper's dataset sizes would cost on a GPU, from this run's tokens per kept example."""
+
+    contextless: int = Field(300_000, ge=0, description="context-less examples in the paper")
+    contextual: int = Field(100_000, ge=0, description="contextual examples in the paper")
+    gpu: str = "A100-80GB"
+    output_tokens_per_s: float = Field(3363.0, gt=0, description="published vLLM output rate of a 7B model on `gpu`")
+    rate_source: str = "third-party vLLM benchmark of a 7B model (DeepSeek-R1-Distill-Qwen-7B), 1x A100-80GB"
+    paper_gpu_hours: float = Field(450.0, ge=0, description="GPU hours the paper reports for its generation")
+
+
 class ReportParams(Section):
     formats: list[Literal["pdf", "png"]] = ["pdf", "png"]
     examples_per_dataset: int = Field(3, ge=0, description="synthetic examples per dataset in the examples table")
+    paper_scale: PaperScaleParams = PaperScaleParams()
     examples_seed: int = 13
     humaneval_per_stratum: int = Field(2, ge=1, description="items per (dataset, primary emotion) in the annotation sheet")
     humaneval_seed: int = 13

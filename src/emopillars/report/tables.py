@@ -410,11 +410,57 @@ def targets_table(results: dict) -> Table:
     return t.mark_best()
 
 
-def all_tables(results: dict, datasets: dict[str, list[dict]], examples_per_dataset: int, seed: int) -> list[Table]:
+# The generation steps behind each dataset. A contextual example also needed its line and its labels; those
+# tokens are counted once, with the context-less examples, so the contextual row is the context step's cost.
+COST_CHAINS = (("Context-less", ("characters", "utterances", "labels"), "contextless"),
+               ("Contextual (context step)", ("contexts",), "contextual"))
+
+
+def generation_cost_table(results: dict, scale) -> Table:
+    """Tokens per kept example in this run, and the GPU hours the paper's sizes would take at a published rate."""
+    gen = results.get("generation") or {}
+    curate = (results.get("synth") or {}).get("curate") or {}
+    rate = float(scale.output_tokens_per_s)
+    t = Table("generation_cost", f"Generation cost: tokens per example kept after curation in this run, and the GPU "
+              f"hours the paper's sizes would take at {rate:,.0f} generated tokens/s ({scale.gpu}, vLLM).",
+              "Dataset", [Column("Kept", compare=False), Column("Prompt tok./ex.", compare=False),
+                          Column("Generated tok./ex.", compare=False), Column("Paper size", compare=False),
+                          Column("GPU-hours", compare=False)])
+    total = 0.0
+    for name, stages, dataset in COST_CHAINS:
+        stats = [gen.get(s) for s in stages]
+        kept = (curate.get(dataset) or {}).get("out")
+        if not kept or not all(isinstance(s, dict) for s in stats):
+            continue
+        src = "outputs/metrics/generation/" + ", ".join(f"{s}.json" for s in stages)
+        prompt = [s.get("prompt_tokens") for s in stats]
+        prompt_per = sum(prompt) / kept if all(isinstance(p, (int, float)) for p in prompt) else None
+        generated_per = sum(s.get("generated_tokens") or 0 for s in stats) / kept
+        size = scale.contextless if dataset == "contextless" else scale.contextual
+        hours = size * generated_per / rate / 3600
+        total += hours
+        t.add_row(name, [number_cell(kept, 0, "outputs/metrics/synth/curate.json"), number_cell(prompt_per, 0, src),
+                         number_cell(generated_per, 0, src), number_cell(size, 0), number_cell(hours, 1)])
+    if t.rows:
+        t.add_row("Total", [text_cell("--"), text_cell("--"), text_cell("--"),
+                            number_cell(scale.contextless + scale.contextual, 0), number_cell(total, 1)])
+    t.notes = [f"Tokens per example: every token of the steps, rejected answers included, over the examples kept "
+               f"after curation (the generator's tokenizer). GPU-hours count generated tokens at the published rate "
+               f"({scale.rate_source}); the larger generator writes longer answers and its prompts add prefill time, "
+               f"so this is a lower bound. The paper reports {scale.paper_gpu_hours:,.0f} GPU-hours."]
+    return t
+
+
+def all_tables(results: dict, datasets: dict[str, list[dict]], examples_per_dataset: int, seed: int,
+               scale=None) -> list[Table]:
+    from emopillars.config import PaperScaleParams
+
     return [main_table(results), lowres_table(results), synth_counts_table(results), dataset_stats_table(results),
             diversity_table(results), zeroshot_table(results), targets_table(results), humaneval_table(results),
-            examples_table(datasets, examples_per_dataset, seed)]
+            examples_table(datasets, examples_per_dataset, seed),
+            generation_cost_table(results, scale or PaperScaleParams())]
 
 
 __all__ = ["all_tables", "main_table", "lowres_table", "synth_counts_table", "dataset_stats_table",
-           "diversity_table", "zeroshot_table", "examples_table", "humaneval_table", "targets_table", "score"]
+           "diversity_table", "zeroshot_table", "examples_table", "humaneval_table", "targets_table",
+           "generation_cost_table", "score"]

@@ -571,22 +571,30 @@ class StepRun:
     retried: int = 0
 
 
-def drop_repeated_lines(run: StepRun, step: Step, field: str = "utterance") -> int:
+def drop_repeated_lines(run: StepRun, step: Step, field: str = "utterance", near_threshold: Optional[float] = None,
+                        num_perm: int = 64, seed: int = 1) -> int:
     """Keep the first of records whose ``field`` is the same text (normalised) and reject the others (as ``step``).
 
     The generator repeats a favourite line across characters and requests;
-    labelling every copy would be wasted work that curation throws away.
-    Returns how many were dropped.
+    labelling every copy would be wasted work that curation throws away. With
+    ``near_threshold``, lines whose MinHash Jaccard estimate reaches it are
+    dropped too (the test curation applies later). Returns how many were dropped.
     """
-    seen: set[str] = set()
+    from emopillars.synth.dedup import find_duplicates
+
+    texts = [r[field] for r in run.records]
+    if near_threshold is None:
+        first: dict[str, int] = {}
+        reasons = ["" if first.setdefault(normalise(t), i) == i else "exact duplicate" for i, t in enumerate(texts)]
+    else:
+        reasons = find_duplicates(texts, threshold=near_threshold, num_perm=num_perm, seed=seed).reason
     kept = []
-    for r in run.records:
-        key = normalise(r[field])
-        if key in seen:
-            run.rejects.append(step.reject(r.get("id", ""), "same line as an earlier one", "", **{field: r[field]}))
-            run.reject_reasons["same line as an earlier one"] += 1
+    for r, why in zip(run.records, reasons):
+        if why:
+            reason = "same line as an earlier one" if why == "exact duplicate" else "near duplicate of an earlier line"
+            run.rejects.append(step.reject(r.get("id", ""), reason, "", **{field: r[field]}))
+            run.reject_reasons[reason] += 1
             continue
-        seen.add(key)
         kept.append(r)
     dropped = len(run.records) - len(kept)
     run.records[:] = kept

@@ -80,7 +80,8 @@ def train_emopillars(variant: Literal["contextless", "contextual"], data_dir: st
     dev_gold = np.stack([e.target for e in splits["dev"]]) >= 0.5
     test_gold = np.stack([e.target for e in splits["test"]]) >= 0.5
     dev_probs = result.best_dev_probs
-    test_probs = predict_probs(model, Encoded(tokenizer, splits["test"], cfg.max_length))
+    test_probs = predict_probs(model, Encoded(tokenizer, splits["test"], cfg.max_length),
+                               mixed_precision=cfg.mixed_precision)
     rule = decide(dev_probs, dev_gold, True, eval_params.threshold_mode)
     record = evaluate_scores(test_probs, test_gold, labels, True, rule, "macro_f1", eval_params.bootstrap_samples,
                              eval_params.confidence, eval_params.seed)

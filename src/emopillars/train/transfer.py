@@ -155,11 +155,12 @@ def run_benchmark(benchmark: str, splits, inits: dict[str, Optional[Path]], enco
             cfg = TrainConfig(epochs=epochs, batch_size=tp.batch_size, max_length=tp.max_length,
                               learning_rate=tp.learning_rate, head_lr_multiplier=tp.head_lr_multiplier,
                               seed=tp.seed, progress=progress, max_evals=tp.max_evals,
+                              mixed_precision=tp.mixed_precision,
                               prior_bias_init=fresh_head)
             result = train_classifier(model, tokenizer, train, dev_ex, cfg,
                                       select_metric="macro_f1")
             dev_scores = head.to_bench_scores(result.best_dev_probs)
-            test_scores = head.to_bench_scores(predict_probs(model, test_enc))
+            test_scores = head.to_bench_scores(predict_probs(model, test_enc, mixed_precision=tp.mixed_precision))
             rule = decide(dev_scores, dev_gold if head.multi_label else None, head.multi_label, ep.threshold_mode)
             rec = evaluate_scores(test_scores, test_gold, head.bench_labels, head.multi_label, rule,
                                   PRIMARY_METRIC[benchmark], ep.bootstrap_samples, ep.confidence, ep.seed,
