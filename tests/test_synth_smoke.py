@@ -10,12 +10,6 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 
-def _mirror() -> Path:
-    import os
-
-    return Path(os.environ.get("EMOPILLARS_DATA_MIRROR", ROOT.parent / "shared" / "data"))
-
-
 def _need_vllm():
     pytest.importorskip("vllm")
 
@@ -43,14 +37,14 @@ def _rows(path: Path) -> list[dict]:
     return [json.loads(l) for l in path.read_text().splitlines() if l.strip()]
 
 
-def test_characters_stage_with_vllm(tmp_path, generator_dir):
+def test_characters_stage_with_vllm(tmp_path, generator_dir, mirror_dir):
     """A few passages through the real generator: every kept name occurs in its passage, rejects carry a reason,
     and a passage without any name is counted instead of sent."""
     _need_vllm()
     params = _params(tmp_path, narratives={"n_passages": 3, "max_words": 150},
                      characters={"max_characters": 2, "retries": 0,
                                  "sampling": {"temperature": 0.3, "top_p": 0.95, "max_tokens": 120}})
-    _run("narratives.py", "--params", str(params), "--corpus-dir", str(_mirror() / "fairytaleqa_stories"),
+    _run("narratives.py", "--params", str(params), "--corpus-dir", str(mirror_dir / "fairytaleqa_stories"),
          "--out", str(tmp_path / "narratives.jsonl"), "--metrics", str(tmp_path / "m_narratives.json"))
     out = _run("characters.py", "--params", str(params), "--narratives", str(tmp_path / "narratives.jsonl"),
                "--model-dir", str(generator_dir), "--prompts", str(ROOT / "prompts"),
@@ -71,12 +65,12 @@ def test_characters_stage_with_vllm(tmp_path, generator_dir):
 
 
 @pytest.mark.slow
-def test_whole_synthesis_pipeline_produces_both_datasets(tmp_path, generator_dir, encoder_dir):
+def test_whole_synthesis_pipeline_produces_both_datasets(tmp_path, generator_dir, encoder_dir, mirror_dir):
     _need_vllm()
     params = _params(tmp_path, narratives={"n_passages": 3}, contexts={"share": 0.6, "relabel": True})
     d = tmp_path
     g = ["--model-dir", str(generator_dir), "--prompts", str(ROOT / "prompts")]
-    _run("narratives.py", "--params", str(params), "--corpus-dir", str(_mirror() / "fairytaleqa_stories"),
+    _run("narratives.py", "--params", str(params), "--corpus-dir", str(mirror_dir / "fairytaleqa_stories"),
          "--out", str(d / "narratives.jsonl"), "--metrics", str(d / "m/synth/narratives.json"))
     for stage, extra in (("characters", ["--narratives", str(d / "narratives.jsonl")]),
                          ("utterances", ["--characters", str(d / "characters.jsonl")]),
