@@ -436,7 +436,7 @@ def generation_cost_table(results: dict, scale) -> Table:
         prompt = [s.get("prompt_tokens") for s in stats]
         prompt_per = sum(prompt) / kept if all(isinstance(p, (int, float)) for p in prompt) else None
         generated_per = sum(s.get("generated_tokens") or 0 for s in stats) / kept
-        size = scale.contextless if dataset == "contextless" else scale.contextual
+        size = getattr(scale, dataset)
         hours = size * generated_per / rate / 3600
         total += hours
         t.add_row(name, [number_cell(kept, 0, "outputs/metrics/synth/curate.json"), number_cell(prompt_per, 0, src),

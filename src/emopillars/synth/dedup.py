@@ -11,6 +11,7 @@ is what makes 300K strings take seconds instead of minutes.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 
@@ -103,8 +104,12 @@ class DedupResult:
     rows: int
 
 
-def find_duplicates(texts: list[str], threshold: float = 0.8, num_perm: int = 64, seed: int = 1) -> DedupResult:
-    """Mark exact (after normalisation) and near duplicates; the first occurrence of each group is kept."""
+def find_duplicates(texts: list[str], threshold: Optional[float] = 0.8, num_perm: int = 64,
+                    seed: int = 1) -> DedupResult:
+    """Mark exact (after normalisation) and near duplicates; the first occurrence of each group is kept.
+
+    ``threshold=None`` marks exact duplicates only.
+    """
     n = len(texts)
     norm = [normalise(t) for t in texts]
     duplicate_of = np.full(n, -1, dtype=np.int64)
@@ -115,6 +120,8 @@ def find_duplicates(texts: list[str], threshold: float = 0.8, num_perm: int = 64
         if j != i:
             duplicate_of[i] = j
             reason[i] = "exact duplicate"
+    if threshold is None:
+        return DedupResult(keep=duplicate_of < 0, duplicate_of=duplicate_of, reason=reason, bands=0, rows=0)
     unique_idx = np.flatnonzero(duplicate_of < 0)
     bands, rows = _optimal_bands(threshold, num_perm)
     if len(unique_idx) > 1:

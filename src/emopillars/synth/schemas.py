@@ -34,7 +34,8 @@ def character_list_for(candidates: Sequence[str], max_characters: int = 4) -> ty
     name_type = Literal[names]  # type: ignore[valid-type]
     entry = create_model("CharacterEntry", name=(name_type, ...),
                          description=(str, Field(min_length=20, max_length=140)))
-    return create_model("CharacterList", characters=(list[entry], Field(min_length=1, max_length=min(max_characters, len(names)))))
+    return create_model("CharacterList",
+                        characters=(list[entry], Field(min_length=1, max_length=min(max_characters, len(names)))))
 
 
 # A spoken line of at least a few words: a lone "I" or a name followed by a colon is

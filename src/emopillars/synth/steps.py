@@ -582,12 +582,8 @@ def drop_repeated_lines(run: StepRun, step: Step, field: str = "utterance", near
     """
     from emopillars.synth.dedup import find_duplicates
 
-    texts = [r[field] for r in run.records]
-    if near_threshold is None:
-        first: dict[str, int] = {}
-        reasons = ["" if first.setdefault(normalise(t), i) == i else "exact duplicate" for i, t in enumerate(texts)]
-    else:
-        reasons = find_duplicates(texts, threshold=near_threshold, num_perm=num_perm, seed=seed).reason
+    reasons = find_duplicates([r[field] for r in run.records], threshold=near_threshold, num_perm=num_perm,
+                              seed=seed).reason
     kept = []
     for r, why in zip(run.records, reasons):
         if why:
