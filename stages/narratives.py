@@ -1,22 +1,34 @@
-"""Stage narratives: cut the story corpus into passages and pick params.narratives.n_passages of them."""
+"""Stage narratives: cut the story corpus into passages and pick params.narratives.n_passages of them.
+
+    python stages/narratives.py --params params.yaml --corpus-dir data/raw/<narratives.corpus> ...
+
+The corpus folder is what the data stage made of narratives.corpus
+(data/raw/fairytaleqa: stories.jsonl; data/raw/wikiplots: plots and titles).
+"""
 
 from __future__ import annotations
 
 import sys
 
+from emopillars.data.readers import DataError, DatasetNotSupplied
 from emopillars.synth import stagekit
 from emopillars.synth.narratives import load_stories, select_passages
 
 
 def main(argv=None) -> int:
-    p = stagekit.parser(__doc__, ["corpus-dir"], generation=False)
+    p = stagekit.parser(__doc__.splitlines()[0], ["corpus-dir"], generation=False)
     args = p.parse_args(argv)
     params = stagekit.load(args)
     np_ = params.narratives
-    root = args.corpus_dir
-    if np_.corpus == "wikiplots":
-        root = params.data.wikiplots_dir
-    stories = load_stories(np_.corpus, root)
+    try:
+        stories = load_stories(np_.corpus, args.corpus_dir)
+    except DatasetNotSupplied as e:
+        print(f"narratives: error: {e} (narratives.corpus={np_.corpus}; the data stage makes "
+              f"data/raw/{np_.corpus}: `dvc repro data`)", file=sys.stderr)
+        return 2
+    except DataError as e:
+        print(f"narratives: error: {e}", file=sys.stderr)
+        return 2
     passages, report = select_passages(stories, np_.n_passages, np_.min_words, np_.max_words, np_.seed)
     metrics = {
         "stage": "narratives", "corpus": np_.corpus, "stories_in": report.stories, "sections_in": report.sections,

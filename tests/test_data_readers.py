@@ -13,6 +13,7 @@ import pytest
 from emopillars.config import DataParams
 from emopillars.data.label_maps import BENCHMARK_LABELS
 from emopillars.data.readers import (
+    DataError,
     DatasetNotSupplied,
     MalformedRow,
     load_benchmark,
@@ -156,10 +157,42 @@ def test_emocontext_fixture():
 
 def test_wikiplots_fixture():
     plots, counts = read_wikiplots_with_counts(FIXTURES / "wikiplots")
-    assert [p.title for p in plots] == ["The Keeper of Gull Rock", "Rising Dough", "The Quiet Ear"]
-    assert counts == {"empty_plot": 1}
-    assert plots[0].text.startswith("A lighthouse keeper") and len(plots[0].meta["sections"]) == 3
+    assert len(plots) == 30 and counts == {"empty_plot": 1}
+    assert [p.title for p in plots[:3]] == ["The Keeper of Gull Rock", "Rising Dough", "The Quiet Ear"]
+    assert plots[0].text.startswith("A lighthouse keeper") and len(plots[0].meta["sections"]) == 6
     assert plots[2].id == "wikiplots-000003"  # ids keep the position in the download
+    assert plots[-1].title == "Harvest Moon" and plots[-1].text.startswith("The wheat crop of a farming cooperative")
+
+
+def test_wikiplots_fixture_is_in_the_release_format():
+    # One sentence per line, a line <EOS> after every plot, one title per line ('\n'-separated).
+    plots = (FIXTURES / "wikiplots" / "plots").read_bytes().decode("utf-8")
+    titles = (FIXTURES / "wikiplots" / "titles").read_bytes().decode("utf-8")
+    assert plots.endswith("<EOS>\n") and titles.endswith("\n")
+    lines = plots.split("\n")[:-1]
+    assert lines.count("<EOS>") == len(titles.split("\n")[:-1]) == 31
+    assert all(line == line.strip() and (line == "<EOS>" or line[-1] in ".!?") for line in lines if line)
+
+
+def test_wikiplots_titles_split_on_newline_only():
+    # U+2028 and a bare \r inside a title are not line ends: every plot keeps its own title.
+    raw = (FIXTURES / "wikiplots" / "titles").read_bytes().decode("utf-8")
+    assert "Salt\rand Stone\n" in raw and "The Lantern\u2028Part One\n" in raw
+    plots, _ = read_wikiplots_with_counts(FIXTURES / "wikiplots")
+    salt = next(p for p in plots if p.title == "Salt and Stone")
+    assert salt.text.startswith("A quarry worker named Ilse")
+    lantern = next(p for p in plots if p.title == "The Lantern Part One")
+    assert lantern.text.startswith("In a city without electricity")
+    assert plots[plots.index(lantern) + 1].title == "Letters to Orla"
+
+
+def test_wikiplots_count_mismatch_names_both_files_and_counts(tmp_path):
+    root = _copy(FIXTURES / "wikiplots", tmp_path)
+    lines = (root / "titles").read_bytes().split(b"\n")
+    (root / "titles").write_bytes(b"\n".join(lines[:10] + lines[11:]))
+    with pytest.raises(DataError, match=rf"{root / 'plots'}: 31 plots \(ended by <EOS>\) but {root / 'titles'} has "
+                                        r"30 titles; expected one title per plot"):
+        read_wikiplots(root)
 
 
 # --------------------------------------------------------------------------- malformed rows and missing datasets
@@ -197,8 +230,10 @@ def test_malformed_iemocap_line(tmp_path):
 
 def test_malformed_wikiplots(tmp_path):
     root = _copy(FIXTURES / "wikiplots", tmp_path)
-    (root / "plots").write_text((root / "plots").read_text() + "A plot with no end marker.\n")
-    with pytest.raises(MalformedRow, match=r"plots:12: expected every plot to end with a line '<EOS>'"):
+    n_lines = (root / "plots").read_bytes().count(b"\n")
+    with open(root / "plots", "a", encoding="utf-8") as f:
+        f.write("A plot with no end marker.\n")
+    with pytest.raises(MalformedRow, match=rf"plots:{n_lines + 1}: expected every plot to end with a line '<EOS>'"):
         read_wikiplots(root)
 
 

@@ -592,12 +592,21 @@ def read_wikiplots(root: str | os.PathLike | None) -> list[Narrative]:
     """WikiPlots as users download it (``plots.zip`` unpacked): ``plots`` and ``titles`` in ``root``.
 
     ``plots`` holds one sentence per line, each plot ended by a line ``<EOS>``;
-    ``titles`` holds one title per line, in the same order. Text after the last
-    ``<EOS>`` or a count mismatch stops reading. Empty plots (two ``<EOS>`` in a
-    row) are skipped (their titles too); :func:`read_wikiplots_with_counts`
-    returns how many.
+    ``titles`` holds one title per line, in the same order. Both are split on
+    ``\\n`` only: a title may contain other line separators (``\\r``, U+2028),
+    which become spaces. Text after the last ``<EOS>`` or a count mismatch stops
+    reading. Empty plots (two ``<EOS>`` in a row) are skipped (their titles
+    too); :func:`read_wikiplots_with_counts` returns how many. ``text`` is the
+    plot, ``meta['sections']`` its sentences (the release's lines).
     """
     return read_wikiplots_with_counts(root)[0]
+
+
+def _lines(path: Path) -> Iterable[str]:
+    """The lines of a UTF-8 file split on ``\\n`` only, without the ``\\n``."""
+    with open(path, encoding="utf-8", newline="\n") as f:
+        for line in f:
+            yield line[:-1] if line.endswith("\n") else line
 
 
 def read_wikiplots_with_counts(root: str | os.PathLike | None) -> tuple[list[Narrative], dict[str, int]]:
@@ -606,31 +615,30 @@ def read_wikiplots_with_counts(root: str | os.PathLike | None) -> tuple[list[Nar
     root = Path(root)
     plots_path = _require_file(root / "plots", "WikiPlots 'plots' file")
     titles_path = _require_file(root / "titles", "WikiPlots 'titles' file")
-    titles = titles_path.read_text(encoding="utf-8").splitlines()
+    titles = list(_lines(titles_path))
     plots: list[tuple[int, list[str]]] = []
     current: list[str] = []
     start = 1
     last_line = 0
-    with open(plots_path, encoding="utf-8") as f:
-        for line_no, line in enumerate(f, 1):
-            last_line = line_no
-            line = line.strip()
-            if line == "<EOS>":
-                plots.append((start, current))
-                current, start = [], line_no + 1
-            elif line:
-                current.append(line)
+    for line_no, line in enumerate(_lines(plots_path), 1):
+        last_line = line_no
+        line = " ".join(line.split())
+        if line == "<EOS>":
+            plots.append((start, current))
+            current, start = [], line_no + 1
+        elif line:
+            current.append(line)
     if current:
         raise MalformedRow(plots_path, last_line, "every plot to end with a line '<EOS>'", current[-1])
     if len(plots) != len(titles):
         raise DataError(f"{plots_path}: {len(plots)} plots (ended by <EOS>) but {titles_path} has "
-                        f"{len(titles)} titles; expected one title per plot")
+                        f"{len(titles)} titles; expected one title per plot, in the same order")
     stories, empty = [], 0
     for i, ((line_no, sentences), title) in enumerate(zip(plots, titles)):
         if not sentences:
             empty += 1
             continue
-        stories.append(Narrative(id=f"wikiplots-{i:06d}", title=title.strip(), text=" ".join(sentences),
+        stories.append(Narrative(id=f"wikiplots-{i:06d}", title=" ".join(title.split()), text=" ".join(sentences),
                                  split=None, meta={"line": line_no, "sections": sentences}))
     return stories, {"empty_plot": empty}
 
