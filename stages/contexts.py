@@ -21,7 +21,7 @@ from emopillars.synth.steps import ContextsStep, LabelsStep, run_step
 
 def main(argv=None) -> int:
     p = stagekit.parser(__doc__, ["labels", "narratives", "characters"])
-    p.add_argument("--encoder", default="models/encoder")
+    p.add_argument("--embedder", default="models/embedder", help="sentence-embedding model folder")
     args = p.parse_args(argv)
     params = stagekit.load(args)
     cp = params.contexts
@@ -45,7 +45,7 @@ def main(argv=None) -> int:
         run = run_step(engine, step, rows, desc="contexts", validation_retries=cp.retries)
         records, rejects = run.records, list(run.rejects)
         if cp.relabel and records:
-            mapper = TaxonomyMapper(MeanPoolEncoder(args.encoder), params.labels.similarity_threshold)
+            mapper = TaxonomyMapper(MeanPoolEncoder(args.embedder), params.labels.similarity_threshold)
             relabel = LabelsStep(params.labels, mapper, args.prompts, seed=params.seed, in_context=True)
             inputs = []
             for r in records:

@@ -31,14 +31,14 @@ def main(argv=None) -> int:
     p.add_argument("--datasets", required=True, help="data/emopillars")
     p.add_argument("--step-metrics", required=True, help="folder of the per-stage count metrics")
     p.add_argument("--goemotions", required=True, help="folder of GoEmotions (train.tsv ...)")
-    p.add_argument("--encoder", default="models/encoder")
+    p.add_argument("--embedder", default="models/embedder", help="sentence-embedding model folder")
     p.add_argument("--sample-per-class", type=int, default=200)
     p.add_argument("--out", required=True)
     args = p.parse_args(argv)
     params = load_params(args.params)
     steps = {s: read_json(Path(args.step_metrics) / f"{s}.json") for s in STEPS
              if (Path(args.step_metrics) / f"{s}.json").exists()}
-    encoder = MeanPoolEncoder(args.encoder)
+    encoder = MeanPoolEncoder(args.embedder)
     goemotions = read_goemotions(args.goemotions)["train"]
     go_by_class = by_class((r.text, r.labels) for r in goemotions)
     out = {"counts": steps, "datasets": {}}

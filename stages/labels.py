@@ -23,12 +23,12 @@ def passage_names(characters: list[dict]) -> dict[str, list[str]]:
 
 def main(argv=None) -> int:
     p = stagekit.parser(__doc__, ["utterances", "characters"])
-    p.add_argument("--encoder", default="models/encoder")
+    p.add_argument("--embedder", default="models/embedder", help="sentence-embedding model folder")
     args = p.parse_args(argv)
     params = stagekit.load(args)
     names = passage_names(read_jsonl(args.characters))
     rows = [{**u, "passage_characters": names.get(u["plot_id"], [])} for u in read_jsonl(args.utterances)]
-    mapper = TaxonomyMapper(MeanPoolEncoder(args.encoder), params.labels.similarity_threshold)
+    mapper = TaxonomyMapper(MeanPoolEncoder(args.embedder), params.labels.similarity_threshold)
     step = LabelsStep(params.labels, mapper, args.prompts, seed=params.seed)
     started = time.time()
     with stagekit.engine_session(params, args.model_dir, args.generation_stats) as engine:

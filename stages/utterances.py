@@ -15,18 +15,18 @@ from emopillars.synth.text import load_vocabulary
 
 def main(argv=None) -> int:
     ap = stagekit.parser(__doc__, ["characters"])
-    ap.add_argument("--encoder", default=None,
-                    help="encoder folder whose vocab.txt tells English lines from others (omit: no language check)")
+    ap.add_argument("--embedder", default=None,
+                    help="model folder whose tokenizer's words tell English lines from others (models/embedder; "
+                         "omit: no language check)")
     args = ap.parse_args(argv)
     params = stagekit.load(args)
     characters = read_jsonl(args.characters)
     rows = plan_utterance_requests(characters, params.utterances, params.utterances.seed)
     vocabulary = None
-    if args.encoder:
-        vocab_file = Path(args.encoder) / "vocab.txt"
-        if not vocab_file.exists():
-            raise SystemExit(f"{vocab_file}: not found; --encoder must be a WordPiece encoder folder (models/encoder)")
-        vocabulary = load_vocabulary(vocab_file)
+    if args.embedder:
+        if not (Path(args.embedder) / "config.json").is_file():
+            raise SystemExit(f"{args.embedder}: not a model folder (no config.json); run `dvc repro models`")
+        vocabulary = load_vocabulary(args.embedder)
     step = UtterancesStep(params.utterances, args.prompts, seed=params.seed, vocabulary=vocabulary)
     started = time.time()
     with stagekit.engine_session(params, args.model_dir, args.generation_stats) as engine:

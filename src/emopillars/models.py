@@ -112,6 +112,8 @@ def materialise(spec: ModelSpec, out_dir: str | Path, name: str) -> dict[str, An
         build, source_info = _pypi_builder(spec, name)
     elif spec.source == "hf":
         build, source_info = _hf_builder(spec, name)
+    elif spec.source == "random":
+        build, source_info = _random_builder(spec, name)
     else:  # pragma: no cover - the params schema only allows the two
         raise ModelMaterialisationError(f"models.{name}.source: unknown source {spec.source!r}")
 
@@ -164,6 +166,83 @@ def _hf_builder(spec: ModelSpec, name: str):
         )
     info = {"source": "hf", "hf_id": spec.hf_id, "revision": spec.revision, "package": None, "package_version": None}
     return (lambda tmp: download_hf(spec.hf_id, spec.revision, tmp)), info
+
+
+def _random_builder(spec: ModelSpec, name: str):
+    config = dict(spec.config or {})
+    model_type = config.pop("model_type", None)
+    if model_type not in RANDOM_TOKENIZERS:
+        raise ModelMaterialisationError(
+            f"models.{name}.config.model_type: {model_type!r} is not one a random encoder can be built for "
+            f"(expected one of {', '.join(sorted(RANDOM_TOKENIZERS))})")
+    if not spec.tokenizer_corpus:
+        raise ModelMaterialisationError(f"models.{name}: source 'random' needs 'tokenizer_corpus' (a text file)")
+    corpus = Path(spec.tokenizer_corpus)
+    if not corpus.is_file():
+        raise ModelMaterialisationError(f"models.{name}.tokenizer_corpus: {corpus} is not a file")
+    info = {"source": "random", "hf_id": spec.hf_id, "revision": None, "package": None, "package_version": None,
+            "model_type": model_type, "config": config, "tokenizer_corpus": str(corpus),
+            "tokenizer_corpus_sha256": sha256_file(corpus), "vocab_size": spec.vocab_size, "seed": spec.seed,
+            "note": "untrained weights: stands in for the architecture only"}
+    return (lambda tmp: build_random_encoder(model_type, config, corpus, spec.vocab_size, spec.seed, tmp)), info
+
+
+# model_type -> kind of tokenizer trained for a random encoder
+RANDOM_TOKENIZERS = {"roberta": "bpe", "xlm-roberta": "bpe", "bert": "wordpiece", "electra": "wordpiece"}
+
+
+def build_random_encoder(model_type: str, config: dict, corpus: Path, vocab_size: int, seed: int, out: Path) -> None:
+    """Seeded random weights for ``config`` and a tokenizer trained on ``corpus``, saved as a transformers folder."""
+    import torch
+    from transformers import AutoConfig, AutoModel
+
+    tokenizer = train_tokenizer(RANDOM_TOKENIZERS[model_type], corpus, vocab_size)
+    cfg = AutoConfig.for_model(model_type, vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id,
+                               bos_token_id=tokenizer.bos_token_id if tokenizer.bos_token_id is not None else 0,
+                               eos_token_id=tokenizer.eos_token_id if tokenizer.eos_token_id is not None else 2,
+                               **config)
+    torch.manual_seed(seed)
+    model = AutoModel.from_config(cfg)
+    model.save_pretrained(str(out), safe_serialization=True)
+    # RoBERTa positions start after the padding index (padding_idx + 1), which takes two of its positions.
+    tokenizer.model_max_length = cfg.max_position_embeddings - (2 if model_type in ("roberta", "xlm-roberta") else 0)
+    tokenizer.save_pretrained(str(out))
+
+
+def train_tokenizer(kind: str, corpus: Path, vocab_size: int):
+    """A fast tokenizer trained on the lines of ``corpus``: byte-level BPE (RoBERTa) or WordPiece (BERT)."""
+    import os
+
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+
+    lines = [x for x in corpus.read_text(encoding="utf-8").splitlines() if x.strip()]
+    if kind == "bpe":
+        from transformers import RobertaTokenizerFast
+
+        specials = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
+        tok = Tokenizer(models.BPE())
+        tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+        tok.decoder = decoders.ByteLevel()
+        trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=specials, show_progress=False,
+                                      initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+        tok.train_from_iterator(lines, trainer)
+        tok.post_processor = processors.RobertaProcessing(("</s>", tok.token_to_id("</s>")),
+                                                          ("<s>", tok.token_to_id("<s>")))
+        return RobertaTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", sep_token="</s>",
+                                    cls_token="<s>", unk_token="<unk>", pad_token="<pad>", mask_token="<mask>")
+    from transformers import BertTokenizerFast
+
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.decoder = decoders.WordPiece()
+    tok.train_from_iterator(lines, trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=specials,
+                                                            show_progress=False))
+    tok.post_processor = processors.BertProcessing(("[SEP]", tok.token_to_id("[SEP]")), ("[CLS]", tok.token_to_id("[CLS]")))
+    return BertTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", sep_token="[SEP]", pad_token="[PAD]",
+                             cls_token="[CLS]", mask_token="[MASK]")
 
 
 def package_dir(package: str) -> Path:

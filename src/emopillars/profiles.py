@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-PROFILES = ("smoke", "default", "paper")
+PROFILES = ("smoke", "default", "paper", "rehearsal")
 
 
 def compose(profile: str, output: str | Path = "params.yaml", config_dir: str | Path = "conf") -> Path:

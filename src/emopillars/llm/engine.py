@@ -8,13 +8,13 @@ the requests. For each request it
 
 1. computes the cache key (backend, model id and revision, messages, sampling,
    schema, seed, sample index) and answers from the cache when it can;
-2. sends the rest to the backend in batches of ``batch_size``;
+2. sends the rest to the backend in waves of up to ``batch_size`` calls;
 3. validates every answer against the request's pydantic model; an answer cut
-   at ``max_tokens`` or failing validation is retried with a new seed, up to
-   ``max_retries`` times; what still fails is a ``reject`` with its raw text and
-   reason;
-4. commits each finished batch to the cache, so a killed run loses at most the
-   batch in flight and a rerun continues where it stopped.
+   at ``max_tokens`` or failing validation is retried with a new seed in the
+   next wave, up to ``max_retries`` times; what still fails is a ``reject``
+   with its raw text and reason;
+4. commits what each wave finished to the cache, so a killed run loses at most
+   the wave in flight and a rerun continues where it stopped.
 
 The seed of attempt ``a`` of a request is derived from (seed, sample_index, a),
 so two samples of the same prompt differ even when the caller passes the same
@@ -204,9 +204,7 @@ class Engine:
         if todo:
             bar = _progress(total=len(first), initial=hits, desc=desc, enabled=self.progress)
             try:
-                for i in range(0, len(todo), self.batch_size):
-                    batch = todo[i : i + self.batch_size]
-                    finished = self._run_batch(batch, bar)
+                for finished in self._waves(todo, bar):
                     if self.cache is not None:
                         self.cache.put_many(finished.items())
                     done.update(finished)
@@ -241,51 +239,69 @@ class Engine:
         self._wall += time.perf_counter() - started
         return results
 
-    def _run_batch(self, batch: list[tuple[str, GenerationRequest, int]], bar) -> dict[str, dict[str, Any]]:
-        """Generate, validate and retry one batch; return the final record of each key."""
+    def _waves(self, todo: list[tuple[str, GenerationRequest, int]], bar):
+        """Generate ``todo`` in waves of up to ``batch_size`` calls; yield the records each wave finished.
+
+        A request whose answer fails validation joins the next wave (ahead of
+        new requests) with a new seed, so every wave is as full as the work
+        left allows: retries never run as a tail of tiny batches.
+        """
+        tokens: dict[str, list[int]] = {}
+        queue = list(reversed(todo))  # popped from the end: request order
+        retry: list[tuple[str, GenerationRequest, int]] = []
+        while queue or retry:
+            wave = retry[: self.batch_size]
+            retry = retry[self.batch_size:]
+            while queue and len(wave) < self.batch_size:
+                wave.append(queue.pop())
+            finished, again = self._run_wave(wave, tokens, bar)
+            retry.extend(again)
+            yield finished
+
+    def _run_wave(self, wave: list[tuple[str, GenerationRequest, int]], tokens: dict[str, list[int]], bar):
+        """One backend call for ``wave``: (final records by key, requests to retry)."""
+        calls = [
+            Call(messages=r.messages, sampling=r.sampling, seed=attempt_seed(r.seed, r.sample_index, a), schema=r.json_schema())
+            for _, r, a in wave
+        ]
+        backend = self.backend  # loading the model is not generation time
+        t0 = time.perf_counter()
+        completions = backend.complete(calls)
+        self._backend_seconds += time.perf_counter() - t0
+        if len(completions) != len(calls):
+            raise RuntimeError(f"backend {self.backend_name} returned {len(completions)} answers for {len(calls)} calls")
+        self._counts["model_calls"] += len(calls)
+        self._counts["waves"] += 1
         finished: dict[str, dict[str, Any]] = {}
-        tokens: dict[str, list[int]] = {k: [0, 0] for k, _, _ in batch}
-        pending = list(batch)
-        while pending:
-            calls = [
-                Call(messages=r.messages, sampling=r.sampling, seed=attempt_seed(r.seed, r.sample_index, a), schema=r.json_schema())
-                for _, r, a in pending
-            ]
-            backend = self.backend  # loading the model is not generation time
-            t0 = time.perf_counter()
-            completions = backend.complete(calls)
-            self._backend_seconds += time.perf_counter() - t0
-            if len(completions) != len(calls):
-                raise RuntimeError(f"backend {self.backend_name} returned {len(completions)} answers for {len(calls)} calls")
-            self._counts["model_calls"] += len(calls)
-            retry = []
-            for (k, r, a), c in zip(pending, completions):
-                self._counts["prompt_tokens"] += c.prompt_tokens
-                self._counts["generated_tokens"] += c.completion_tokens
-                tokens[k][0] += c.prompt_tokens
-                tokens[k][1] += c.completion_tokens
-                ok, parsed, reason = validate_answer(c.text, c.finish_reason, r.schema)
-                attempts = a + 1
-                if ok or attempts > self.max_retries:
-                    finished[k] = {
-                        "status": "ok" if ok else "reject",
-                        "raw": c.text,
-                        "parsed": parsed,
-                        "reason": reason,
-                        "attempts": attempts,
-                        "finish_reason": c.finish_reason,
-                        "prompt_tokens": tokens[k][0],
-                        "completion_tokens": tokens[k][1],
-                    }
-                    if attempts > 1:
-                        self._counts["retried"] += 1
-                    bar.update(1)
-                else:
-                    self._retry_reasons[_reason_kind(reason)] += 1
-                    retry.append((k, r, attempts))
-            pending = retry
-            bar.set_postfix_str(f"{self.tokens_per_second:.0f} tok/s, {len(pending)} retrying", refresh=False)
-        return finished
+        retry = []
+        for (k, r, a), c in zip(wave, completions):
+            self._counts["prompt_tokens"] += c.prompt_tokens
+            self._counts["generated_tokens"] += c.completion_tokens
+            used = tokens.setdefault(k, [0, 0])
+            used[0] += c.prompt_tokens
+            used[1] += c.completion_tokens
+            ok, parsed, reason = validate_answer(c.text, c.finish_reason, r.schema)
+            attempts = a + 1
+            if ok or attempts > self.max_retries:
+                finished[k] = {
+                    "status": "ok" if ok else "reject",
+                    "raw": c.text,
+                    "parsed": parsed,
+                    "reason": reason,
+                    "attempts": attempts,
+                    "finish_reason": c.finish_reason,
+                    "prompt_tokens": used[0],
+                    "completion_tokens": used[1],
+                }
+                tokens.pop(k, None)
+                if attempts > 1:
+                    self._counts["retried"] += 1
+                bar.update(1)
+            else:
+                self._retry_reasons[_reason_kind(reason)] += 1
+                retry.append((k, r, attempts))
+        bar.set_postfix_str(f"{self.tokens_per_second:.0f} tok/s, {len(retry)} to retry", refresh=False)
+        return finished, retry
 
     # ------------------------------------------------------------------ statistics
     @property
@@ -304,6 +320,7 @@ class Engine:
             "rejected": c["rejected"],
             "retried": c["retried"],
             "model_calls": c["model_calls"],
+            "waves": c["waves"],
             "reject_reasons": dict(self._reject_reasons.most_common()),
             "retry_reasons": dict(self._retry_reasons.most_common()),
             "prompt_tokens": c["prompt_tokens"],

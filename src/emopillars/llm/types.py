@@ -7,6 +7,7 @@ not part of the cache key.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -49,7 +50,13 @@ class GenerationRequest:
     meta: dict[str, Any] = field(default_factory=dict)
 
     def json_schema(self) -> Optional[dict[str, Any]]:
-        return self.schema.model_json_schema() if self.schema is not None else None
+        return schema_of(self.schema) if self.schema is not None else None
+
+
+@functools.lru_cache(maxsize=None)
+def schema_of(model: Type[BaseModel]) -> dict[str, Any]:
+    """The JSON schema of a pydantic model class, built once per class (callers must not mutate it)."""
+    return model.model_json_schema()
 
 
 @dataclass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 _DETERMINERS = ("the", "a", "an", "old", "young", "little", "poor", "good", "wicked", "great", "big")
 _PRONOUNS = frozenset("i me you he she it we they him her them narrator reader author speaker someone everyone "
@@ -110,10 +111,26 @@ def copies_passage(line: str, passage: str, n: int = 8) -> bool:
 
 
 def load_vocabulary(path) -> frozenset[str]:
-    """Whole words of a WordPiece ``vocab.txt`` (the encoder's): lower-case alphabetic entries, no '##' pieces."""
-    with open(path, encoding="utf-8") as f:
-        return frozenset(w for w in (line.strip() for line in f) if w.isalpha() and w.islower() and len(w) > 1
-                         or w in ("a", "i"))
+    """Whole English-looking words a tokenizer knows: lower-case alphabetic entries of more than one letter.
+
+    ``path`` is a model folder (any tokenizer transformers loads: WordPiece, byte-level BPE, SentencePiece) or a
+    WordPiece ``vocab.txt``. Word-piece continuations (``##ing``) are left out; the word-start markers of
+    byte-level BPE (``Ġ``) and SentencePiece (``▁``) are stripped.
+    """
+    path = Path(path)
+    if path.is_dir():
+        from transformers import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(str(path))
+        entries = []
+        for token in tokenizer.get_vocab():
+            if token.startswith("##"):
+                continue
+            entries.append(token[1:] if token[:1] in ("Ġ", "▁") else token)
+    else:
+        with open(path, encoding="utf-8") as f:
+            entries = [line.strip() for line in f]
+    return frozenset(w for w in entries if w.isalpha() and w.islower() and len(w) > 1 or w in ("a", "i"))
 
 
 def known_word_share(text: str, vocabulary: frozenset[str], also_known: str = "") -> float:

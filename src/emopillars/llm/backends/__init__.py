@@ -69,8 +69,12 @@ def make_backend(name: str, model_dir: str | Path, llm_params, served_model: Opt
     """Instantiate backend ``name`` for the model in ``model_dir`` with settings from ``llm_params``."""
     require_backend(name)
     if name == "vllm":
+        from emopillars.llm.backends.parallel import DataParallelBackend, resolve_workers
         from emopillars.llm.backends.vllm_backend import VLLMBackend
 
+        workers = resolve_workers(llm_params.data_parallel_size, llm_params.tensor_parallel_size)
+        if workers > 1:
+            return DataParallelBackend(model_dir, llm_params, workers)
         return VLLMBackend(model_dir, llm_params)
     if name == "openai":
         from emopillars.llm.backends.openai_backend import OpenAIBackend

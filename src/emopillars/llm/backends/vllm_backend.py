@@ -1,5 +1,8 @@
 """vLLM offline backend: one ``LLM`` per process, whole batches through ``LLM.chat``.
 
+Several engines (``llm.data_parallel_size``) run through
+:mod:`emopillars.llm.backends.parallel`, one process each.
+
 Structured output goes through ``SamplingParams(structured_outputs=
 StructuredOutputsParams(json=schema))``. Older vLLM releases used other names
 (``guided_decoding=GuidedDecodingParams``) and newer ones may silently ignore
@@ -60,6 +63,7 @@ class VLLMBackend(Backend):
         self._SamplingParams = SamplingParams
         self._Structured = structured_output_api()
         self.supports_structured_output = self._Structured is not None
+        on_gpu = _cuda_available()
         kwargs: dict[str, Any] = dict(
             model=str(model_dir),
             dtype=llm_params.dtype,
@@ -69,12 +73,12 @@ class VLLMBackend(Backend):
             enforce_eager=llm_params.enforce_eager,
             trust_remote_code=False,
             seed=0,
-            # Per-request seeds break chunked prefill in vLLM 0.32 on CPU ("CPU Generator does not use
-            # offset" once a batch's prompts exceed max_num_batched_tokens): prefill whole prompts only.
-            enable_chunked_prefill=False,
         )
-        if llm_params.data_parallel_size > 1:
-            kwargs["data_parallel_size"] = llm_params.data_parallel_size
+        if not on_gpu:
+            # Per-request seeds break chunked prefill in vLLM 0.32 on CPU ("CPU Generator does not use
+            # offset" once a batch's prompts exceed max_num_batched_tokens): prefill whole prompts there.
+            # On GPU chunked prefill stays on (vLLM's default), which keeps long prompts from stalling decoding.
+            kwargs["enable_chunked_prefill"] = False
         if getattr(llm_params, "compact_json", False):
             # JSON answers without optional whitespace: a small model otherwise spends a fifth of its
             # tokens on indentation. xgrammar is the backend that supports it.
