@@ -33,12 +33,14 @@ def main(argv=None) -> int:
     metrics = {
         "stage": "narratives", "corpus": np_.corpus, "stories_in": report.stories, "sections_in": report.sections,
         "passages_cut": report.passages, "dropped": stagekit.counter_dict(report.dropped),
+        "truncated_at_max_words": report.truncated,
         "passages_out": len(passages), "stories_used": len({p["story_id"] for p in passages}),
         "words_per_passage_mean": round(sum(p["n_words"] for p in passages) / max(len(passages), 1), 1),
     }
     stagekit.write_outputs(args, passages, [], metrics)
+    truncated = f", {report.truncated} cut at max_words" if report.truncated else ""
     print(f"narratives: {report.stories} stories -> {report.passages} passages "
-          f"({sum(report.dropped.values())} pieces dropped: {dict(report.dropped)}); picked {len(passages)}")
+          f"({sum(report.dropped.values())} pieces dropped: {dict(report.dropped)}{truncated}); picked {len(passages)}")
     return 0
 
 

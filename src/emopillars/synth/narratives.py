@@ -1,11 +1,14 @@
 """Narrative passages: the stories that ground every character and utterance.
 
-Stories are cut into plot-sized passages at section (paragraph) boundaries,
-between ``min_words`` and ``max_words`` words; a section longer than
-``max_words`` is cut at sentence ends. A seeded round-robin over shuffled
-stories then picks ``n_passages`` passages, one story at a time, so a small
-sample covers as many stories as possible. ``plot_id`` is
-``<story id>__p<passage index>``: stable for given cutting params.
+Long stories (FairytaleQA) are cut into plot-sized passages at section
+(paragraph) boundaries, between ``min_words`` and ``max_words`` words; a
+section longer than ``max_words`` is cut at sentence ends. A WikiPlots plot is
+one passage, the whole plot: a plot longer than ``max_words`` keeps its
+sentences up to the last sentence end at or below ``max_words`` (counted as
+``truncated``), a plot under ``min_words`` is dropped and counted. A seeded
+round-robin over shuffled stories then picks ``n_passages`` passages, one story
+at a time, so a small sample covers as many stories as possible. ``plot_id``
+is ``<story id>__p<passage index>``: stable for given cutting params.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ class Story:
     origin: str = ""
     split: str = ""
     title: str = ""
+    # True: the story is one passage and ``sections`` are its sentences (a WikiPlots plot)
+    whole: bool = False
 
 
 @dataclass
@@ -36,6 +41,7 @@ class CutReport:
     sections: int = 0
     passages: int = 0
     dropped: Counter = field(default_factory=Counter)
+    truncated: int = 0
 
 
 def load_stories(corpus: str, root: str | Path) -> list[Story]:
@@ -49,7 +55,7 @@ def load_stories(corpus: str, root: str | Path) -> list[Story]:
     else:
         raise ValueError(f"narratives.corpus: unknown corpus {corpus!r}; expected fairytaleqa or wikiplots")
     return [Story(id=n.id, sections=list(n.meta.get("sections") or [n.text]), origin=n.meta.get("origin") or "",
-                  split=n.split or "", title=n.title) for n in narratives]
+                  split=n.split or "", title=n.title, whole=corpus == "wikiplots") for n in narratives]
 
 
 def _words(text: str) -> int:
@@ -72,10 +78,44 @@ def _split_long(section: str, max_words: int) -> list[str]:
     return pieces
 
 
+def whole_plot(sentences: list[str], min_words: int, max_words: int, report: CutReport) -> list[str]:
+    """A plot as one passage: its sentences up to ``max_words`` words (cut at a sentence end), or none.
+
+    A plot under ``min_words`` words (after the cut) is dropped, and so is one
+    whose first sentence alone is longer than ``max_words``; both are counted.
+    """
+    kept, n = [], 0
+    sentences = [" ".join(s.split()) for s in sentences]
+    sentences = [s for s in sentences if s]
+    for s in sentences:
+        w = _words(s)
+        if n + w > max_words:
+            break
+        kept.append(s)
+        n += w
+    if not kept and sentences:
+        report.dropped["first sentence over max_words"] += 1
+        return []
+    if n < min_words:
+        report.dropped["plot under min_words"] += 1
+        return []
+    if len(kept) < len(sentences):
+        report.truncated += 1
+    return [" ".join(kept)]
+
+
 def cut_story(story: Story, min_words: int, max_words: int, report: CutReport | None = None) -> list[str]:
-    """Cut one story into passages of ``min_words``..``max_words`` words at section boundaries."""
+    """Cut one story into passages of ``min_words``..``max_words`` words at section boundaries.
+
+    A ``whole`` story (a WikiPlots plot) gives one passage, see :func:`whole_plot`.
+    """
     report = report if report is not None else CutReport()
     report.stories += 1
+    if story.whole:
+        report.sections += 1
+        passages = whole_plot(story.sections, min_words, max_words, report)
+        report.passages += len(passages)
+        return passages
     units: list[str] = []
     for section in story.sections:
         report.sections += 1
@@ -117,7 +157,8 @@ def select_passages(stories: Iterable[Story], n_passages: int, min_words: int, m
     for story in stories:
         passages = cut_story(story, min_words, max_words, report)
         if not passages:
-            report.dropped["story without a passage"] += 1
+            if not story.whole:  # a dropped plot is already counted with its reason
+                report.dropped["story without a passage"] += 1
             continue
         indexed = list(enumerate(passages))
         rng.shuffle(indexed)
