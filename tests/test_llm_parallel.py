@@ -144,3 +144,27 @@ def _alive(pid: int) -> bool:
             return f.read().split(")")[-1].split()[0] != "Z"
     except FileNotFoundError:
         return False
+
+
+@pytest.mark.slow
+def test_two_real_vllm_engines_on_the_cpu_answer_one_cache(generator_dir, tmp_path):
+    pytest.importorskip("vllm")
+    params = LLMParams(data_parallel_size=2, kv_cache_memory_gib=0.25, max_model_len=1024, compact_json=True,
+                       cache_path=str(tmp_path / "cache.sqlite"))
+    requests = [GenerationRequest(messages=[{"role": "user", "content": f"Scene {i}: a child finds a puppy. "
+                                             "Give the child's emotion as JSON."}],
+                                  sampling=SamplingParams(max_tokens=30), seed=i, schema=_Emotion, tag=str(i))
+                for i in range(6)]
+    with Engine.from_params(params, generator_dir, progress=False) as engine:
+        results = engine.generate(requests)
+        info = engine.stats["backend_info"]
+    assert info["data_parallel_workers"] == 2
+    assert [e["VLLM_CPU_OMP_THREADS_BIND"] for e in info["worker_environments"]] == ["0", "1"]
+    assert sum(r.ok for r in results) >= 4
+    with Engine(_Refuse(), params.cache_path, backend_name="vllm", model_id=engine.model_id,
+                revision=engine.revision, decoding=engine.decoding, progress=False) as replay:
+        assert [r.raw for r in replay.generate(requests)] == [r.raw for r in results]
+
+
+class _Emotion(BaseModel):
+    emotion: str

@@ -259,14 +259,20 @@ def test_generation_cost_scales_tokens_per_kept_example_to_the_paper_sizes():
     results = {"generation": {s: {"prompt_tokens": 600, "generated_tokens": 1000}
                               for s in ("characters", "utterances", "labels", "contexts")},
                "synth": {"curate": {"contextless": {"out": 10}, "contextual": {"out": 5}}}}
-    scale = PaperScaleParams(contextless=3600, contextual=1800, output_tokens_per_s=100.0, paper_gpu_hours=450)
+    scale = PaperScaleParams(contextless=3600, contextual=1800, output_tokens_per_s=100.0, paper_gpu_hours=450,
+                             prefill_tokens_per_s=60.0, gpu_counts=[1, 8])
     t = T.generation_cost_table(results, scale)
     rows = {r.header: [c.value for c in r.cells] for r in t.rows}
     # context-less: 3 steps x 1000 generated tokens over 10 kept = 300 per example; 3600 x 300 / 100 / 3600 = 3 h
-    assert rows["Context-less"] == [10, 180, 300, 3600, 3.0]
+    # decoding; 3 x 600 prompt tokens / 10 = 180 per example; 3600 x 180 / 60 / 3600 = 3 h prefill; 6 h on 1 GPU
+    assert rows["Context-less"] == [10, 180, 300, 3600, 3.0, 3.0, 6.0, 0.75]
     # contextual: the context step alone, 1000 / 5 = 200 per example; 1800 x 200 / 100 / 3600 = 1 h
-    assert rows["Contextual (context step)"] == [5, 120, 200, 1800, 1.0]
-    assert rows["Total"][-1] == 4.0 and "450 GPU-hours" in t.notes[0]
+    assert rows["Contextual (context step)"] == [5, 120, 200, 1800, 1.0, 1.0, 2.0, 0.25]
+    assert rows["Total"][-4:] == [4.0, 4.0, 8.0, 1.0] and "450 GPU-hours" in t.notes[0]
+    # a stage that wrote no token counts is an error naming the file, not a cell printing '--'
+    broken = {**results, "generation": {**results["generation"], "labels": {"generated_tokens": 1000}}}
+    with pytest.raises(ValueError, match=r"labels\.json: field 'prompt_tokens' is missing"):
+        T.generation_cost_table(broken, scale)
     # a run without generation stats gives an empty table, not a crash
     assert T.generation_cost_table({}, scale).is_empty
 

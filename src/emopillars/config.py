@@ -224,6 +224,10 @@ class PaperScaleParams(Section):
     output_tokens_per_s: float = Field(3363.0, gt=0, description="published vLLM output rate of a 7B model on `gpu`")
     rate_source: str = "third-party vLLM benchmark of a 7B model (DeepSeek-R1-Distill-Qwen-7B), 1x A100-80GB"
     paper_gpu_hours: float = Field(450.0, ge=0, description="GPU hours the paper reports for its generation")
+    prefill_tokens_per_s: float = Field(10800.0, gt=0, description="prompt tokens per second one `gpu` processes")
+    prefill_rate_source: str = ("estimate: 2 x 7.24e9 FLOPs per prompt token (Mistral-7B) at 50% of the A100's "
+                                "312 TFLOPS bf16 dense peak (NVIDIA A100 datasheet)")
+    gpu_counts: list[int] = Field([1, 8], min_length=1, description="data-parallel GPU counts to show wall time for")
 
 
 class ReportParams(Section):

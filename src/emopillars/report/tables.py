@@ -417,38 +417,58 @@ COST_CHAINS = (("Context-less", ("characters", "utterances", "labels"), "context
 
 
 def generation_cost_table(results: dict, scale) -> Table:
-    """Tokens per kept example in this run, and the GPU hours the paper's sizes would take at a published rate."""
+    """Tokens per kept example in this run, and the GPU hours the paper's sizes would take at published rates.
+
+    Generated tokens count at the decoding rate and prompt tokens at the prefill rate; the wall time on
+    ``n`` GPUs divides the GPU hours by ``n`` (one engine per GPU, requests shared out evenly).
+    """
     gen = results.get("generation") or {}
     curate = (results.get("synth") or {}).get("curate") or {}
     rate = float(scale.output_tokens_per_s)
+    prefill = float(scale.prefill_tokens_per_s)
+    counts = list(scale.gpu_counts)
     t = Table("generation_cost", f"Generation cost: tokens per example kept after curation in this run, and the GPU "
-              f"hours the paper's sizes would take at {rate:,.0f} generated tokens/s ({scale.gpu}, vLLM).",
+              f"hours the paper's sizes would take at {rate:,.0f} generated and {prefill:,.0f} prompt tokens/s "
+              f"per GPU ({scale.gpu}, vLLM).",
               "Dataset", [Column("Kept", compare=False), Column("Prompt tok./ex.", compare=False),
                           Column("Generated tok./ex.", compare=False), Column("Paper size", compare=False),
-                          Column("GPU-hours", compare=False)])
-    total = 0.0
+                          Column("GPU-h decode", compare=False), Column("GPU-h prefill", compare=False),
+                          *[Column(f"Hours on {n} GPU{'s' if n > 1 else ''}", compare=False) for n in counts]])
+    totals = [0.0, 0.0]
     for name, stages, dataset in COST_CHAINS:
         stats = [gen.get(s) for s in stages]
         kept = (curate.get(dataset) or {}).get("out")
         if not kept or not all(isinstance(s, dict) for s in stats):
             continue
         src = "outputs/metrics/generation/" + ", ".join(f"{s}.json" for s in stages)
-        prompt = [s.get("prompt_tokens") for s in stats]
-        prompt_per = sum(prompt) / kept if all(isinstance(p, (int, float)) for p in prompt) else None
-        generated_per = sum(s.get("generated_tokens") or 0 for s in stats) / kept
+        prompt_per = sum(_required_tokens(s, "prompt_tokens", st) for s, st in zip(stats, stages)) / kept
+        generated_per = sum(_required_tokens(s, "generated_tokens", st) for s, st in zip(stats, stages)) / kept
         size = getattr(scale, dataset)
-        hours = size * generated_per / rate / 3600
-        total += hours
+        decode_h = size * generated_per / rate / 3600
+        prefill_h = size * prompt_per / prefill / 3600
+        totals[0] += decode_h
+        totals[1] += prefill_h
         t.add_row(name, [number_cell(kept, 0, "outputs/metrics/synth/curate.json"), number_cell(prompt_per, 0, src),
-                         number_cell(generated_per, 0, src), number_cell(size, 0), number_cell(hours, 1)])
+                         number_cell(generated_per, 0, src), number_cell(size, 0), number_cell(decode_h, 1),
+                         number_cell(prefill_h, 1), *[number_cell((decode_h + prefill_h) / n, 1) for n in counts]])
     if t.rows:
         t.add_row("Total", [text_cell("--"), text_cell("--"), text_cell("--"),
-                            number_cell(scale.contextless + scale.contextual, 0), number_cell(total, 1)])
+                            number_cell(scale.contextless + scale.contextual, 0), number_cell(totals[0], 1),
+                            number_cell(totals[1], 1), *[number_cell(sum(totals) / n, 1) for n in counts]])
     t.notes = [f"Tokens per example: every token of the steps, rejected answers included, over the examples kept "
-               f"after curation (the generator's tokenizer). GPU-hours count generated tokens at the published rate "
-               f"({scale.rate_source}); the larger generator writes longer answers and its prompts add prefill time, "
-               f"so this is a lower bound. The paper reports {scale.paper_gpu_hours:,.0f} GPU-hours."]
+               f"after curation (the generator's tokenizer). Decoding at the published rate ({scale.rate_source}); "
+               f"prefill at {prefill:,.0f} prompt tokens/s ({scale.prefill_rate_source}). Wall time on n GPUs: one "
+               f"vLLM engine per GPU (llm.data_parallel_size). The larger generator writes longer answers, so this is "
+               f"a lower bound. The paper reports {scale.paper_gpu_hours:,.0f} GPU-hours."]
     return t
+
+
+def _required_tokens(stats: dict, key: str, stage: str) -> float:
+    value = stats.get(key)
+    if not isinstance(value, (int, float)):
+        raise ValueError(f"outputs/metrics/generation/{stage}.json: field {key!r} is missing or not a number "
+                         f"(got {value!r}); rerun the {stage} stage")
+    return float(value)
 
 
 def all_tables(results: dict, datasets: dict[str, list[dict]], examples_per_dataset: int, seed: int,
