@@ -61,6 +61,17 @@ dag: setup
 clean-venv:
 	rm -rf $(VENV)
 
+# ------------------------------------------------------------------ GPU lock
+# requirements/gpu.txt is resolved on any machine (no GPU needed) for Python 3.11 / manylinux_2_28 x86_64 by uv,
+# which reads wheel metadata only; see requirements/lock_gpu.sh. check-gpu-lock (~20 s) fails when the lock does
+# not resolve or is not exactly the set its pins resolve to.
+.PHONY: lock-gpu check-gpu-lock
+lock-gpu:
+	PYTHON=$(PYTHON) bash requirements/lock_gpu.sh lock
+
+check-gpu-lock:
+	PYTHON=$(PYTHON) bash requirements/lock_gpu.sh check
+
 # ------------------------------------------------------------------ reports and paper
 # Debian packages that provide latexmk, pdflatex and every package paper/main.tex uses
 # (booktabs, graphicx, hyperref, caption, geometry, microtype, xcolor); poppler-utils
