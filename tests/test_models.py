@@ -166,3 +166,40 @@ def test_models_stage_converts_gguf(tmp_path):
     prov = json.loads((tmp_path / "g" / "PROVENANCE.json").read_text())
     assert prov["weights"]["model.safetensors"] == sha256_file(tmp_path / "g" / "model.safetensors")
     assert "gguf -> safetensors" in prov["conversion"]
+
+
+def _random_spec(**over):
+    base = dict(source="random", hf_id="FacebookAI/roberta-large", dtype="float32",
+                config={"model_type": "roberta", "hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2,
+                        "intermediate_size": 64, "max_position_embeddings": 130},
+                tokenizer_corpus=str(Path(__file__).parent / "fixtures" / "wikiplots" / "plots"), vocab_size=600)
+    return ModelSpec(**{**base, **over})
+
+
+def test_random_roberta_encoder_is_seeded_and_loads_with_a_bpe_tokenizer(tmp_path):
+    from transformers import AutoModel, AutoTokenizer
+
+    from emopillars.synth.text import load_vocabulary
+
+    first = materialise(_random_spec(), tmp_path / "a", "encoder")
+    second = materialise(_random_spec(), tmp_path / "b", "encoder")
+    assert first["weights_sha256"] == second["weights_sha256"]
+    assert materialise(_random_spec(seed=14), tmp_path / "c", "encoder")["weights_sha256"] != first["weights_sha256"]
+    assert first["source"] == "random" and first["model_type"] == "roberta"
+    model = AutoModel.from_pretrained(tmp_path / "a")
+    tok = AutoTokenizer.from_pretrained(tmp_path / "a")
+    assert model.config.model_type == "roberta" and model.config.vocab_size == len(tok)
+    assert tok.model_max_length == 128 and tok.cls_token == "<s>" and tok.pad_token_id == model.config.pad_token_id
+    ids = tok("The king wept.")["input_ids"]
+    assert ids[0] == tok.cls_token_id and ids[-1] == tok.sep_token_id
+    assert not (tmp_path / "a" / "vocab.txt").exists()
+    # the language check reads words from any tokenizer, not from a WordPiece vocab.txt
+    words = load_vocabulary(tmp_path / "a")
+    assert {"the", "and", "his"} <= words and len(words) > 50
+
+
+def test_random_encoder_of_an_unsupported_family_is_refused(tmp_path):
+    spec = _random_spec(config={"model_type": "mpnet", "hidden_size": 32})
+    with pytest.raises(ModelMaterialisationError, match="models.encoder.config.model_type: 'mpnet'"):
+        materialise(spec, tmp_path / "x", "encoder")
+    assert not (tmp_path / "x").exists()
