@@ -2,6 +2,9 @@
 
 With ``train.source: released`` the model trains on the released Emo Pillars
 files in ``train.released_dir`` instead of the pipeline's synthetic data.
+With ``train.num_processes`` above 1 (``auto``: one per visible GPU) the stage
+starts itself again in that many data-parallel processes (see
+:mod:`emopillars.train.distributed`); only the main one writes the outputs.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from pathlib import Path
 
 from emopillars.config import load_params
 from emopillars.io import write_json, write_text
+from emopillars.train.distributed import is_main_process, maybe_relaunch
 from emopillars.train.emopillars import released_variant_dir, train_emopillars
 from emopillars.train.encoder import resolve_encoder
 
@@ -39,6 +43,10 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     params = load_params(args.params)
     tp = params.train
+    # TEMPORARY until config.py has train.num_processes: getattr with its default.
+    code = maybe_relaunch(getattr(tp, "num_processes", "auto"), __file__, sys.argv[1:] if argv is None else argv)
+    if code is not None:
+        return code
     data_dir = Path(args.data)
     if tp.source == "released":
         if not tp.released_dir:
@@ -47,7 +55,9 @@ def main(argv=None) -> int:
         data_dir = released_variant_dir(tp.released_dir, args.variant)
     started = time.time()
     record, history = train_emopillars(args.variant, data_dir, resolve_encoder(args.encoder), tp, params.evaluate,
-                                       args.out)
+                                       args.out, progress=is_main_process())
+    if not is_main_process():
+        return 0
     record["source"] = tp.source
     record["profile"] = params.profile
     write_json(args.metrics, record)

@@ -3,7 +3,10 @@
 Writes ``<metrics-dir>/<init>__frac<fraction>.json`` and the test predictions
 ``<predictions-dir>/<init>__frac<fraction>.jsonl``. A user-supplied benchmark
 (IEMOCAP, EmoContext) that is not configured is skipped with a message and a
-``SKIPPED.txt`` saying what to set.
+``SKIPPED.txt`` saying what to set. With ``transfer.num_processes`` above 1
+(``auto``: one per visible GPU) the stage starts itself again in that many
+data-parallel processes (see :mod:`emopillars.train.distributed`); every run
+trains across all of them and only the main one writes the outputs.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from pathlib import Path
 from emopillars.config import load_params
 from emopillars.data.readers import DatasetNotSupplied, benchmark_root, read_benchmark
 from emopillars.io import atomic_path, write_json, write_jsonl
+from emopillars.train.distributed import is_main_process, maybe_relaunch
 from emopillars.train.encoder import resolve_encoder
 from emopillars.train.transfer import run_benchmark
 
@@ -46,22 +50,33 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     params = load_params(args.params)
     tp = params.transfer
+    # TEMPORARY until config.py has transfer.num_processes: getattr with its default.
+    code = maybe_relaunch(getattr(tp, "num_processes", "auto"), __file__, sys.argv[1:] if argv is None else argv)
+    if code is not None:
+        return code
+    main_process = is_main_process()
     started = time.time()
+    skipped, note, runs = None, None, []
+    if args.benchmark not in tp.benchmarks:
+        skipped, note = "not in transfer.benchmarks", "skipped (not in transfer.benchmarks)"
+    else:
+        splits, reason = read_splits(args.benchmark, params, args.raw_dir)
+        if splits is None:
+            skipped, note = reason, f"skipped: {reason}"
+        else:
+            inits = {i: (None if i == "base" else Path(args.models_dir) / i) for i in tp.inits}
+            runs = run_benchmark(args.benchmark, splits, inits, resolve_encoder(args.encoder), tp, params.evaluate,
+                                 pooling=params.train.pooling, progress=main_process,
+                                 log=print if main_process else (lambda *_: None))
+    if not main_process:
+        return 0
     with atomic_path(args.metrics_dir) as mtmp, atomic_path(args.predictions_dir) as ptmp:
         mtmp.mkdir(parents=True)
         ptmp.mkdir(parents=True)
-        if args.benchmark not in tp.benchmarks:
-            (mtmp / "SKIPPED.txt").write_text(f"{args.benchmark}: skipped: not in transfer.benchmarks\n")
-            print(f"transfer {args.benchmark}: skipped (not in transfer.benchmarks)")
+        if skipped is not None:
+            (mtmp / "SKIPPED.txt").write_text(f"{args.benchmark}: skipped: {skipped}\n")
+            print(f"transfer {args.benchmark}: {note}")
             return 0
-        splits, reason = read_splits(args.benchmark, params, args.raw_dir)
-        if splits is None:
-            (mtmp / "SKIPPED.txt").write_text(f"{args.benchmark}: skipped: {reason}\n")
-            print(f"transfer {args.benchmark}: skipped: {reason}")
-            return 0
-        inits = {i: (None if i == "base" else Path(args.models_dir) / i) for i in tp.inits}
-        runs = run_benchmark(args.benchmark, splits, inits, resolve_encoder(args.encoder), tp, params.evaluate,
-                             pooling=params.train.pooling)
         for name, record, rows in runs:
             write_json(mtmp / f"{name}.json", record)
             write_jsonl(ptmp / f"{name}.jsonl", rows)

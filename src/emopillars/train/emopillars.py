@@ -16,6 +16,7 @@ import numpy as np
 from emopillars.eval.evaluate import decide, evaluate_scores
 from emopillars.taxonomy import EMOTIONS
 from emopillars.train.data import Encoded, synthetic_examples
+from emopillars.train.distributed import is_main_process
 from emopillars.train.export import model_card, save_classifier
 from emopillars.train.modeling import build_classifier
 from emopillars.train.trainer import TrainConfig, predict_probs, train_classifier
@@ -59,7 +60,10 @@ def train_config(p, progress: bool = True) -> TrainConfig:
 def train_emopillars(variant: Literal["contextless", "contextual"], data_dir: str | Path, encoder_dir: str | Path,
                      train_params, eval_params, out_dir: str | Path, progress: bool = True,
                      data_label: Optional[str] = None) -> tuple[dict, list[dict]]:
-    """Fine-tune, evaluate and export one Emo Pillars model; returns ``(metrics record, history)``."""
+    """Fine-tune, evaluate and export one Emo Pillars model; returns ``(metrics record, history)``.
+
+    Under data-parallel training every process trains and scores; only the main one exports.
+    """
     from transformers import AutoTokenizer
 
     files = split_files(data_dir)
@@ -117,6 +121,7 @@ def train_emopillars(variant: Literal["contextless", "contextual"], data_dir: st
         limits=["Trained on synthetic text from a small generator: expect its style and its errors.",
                 "Metrics are on the synthetic test split; real-data figures are in the transfer results.",
                 "English only."])
-    save_classifier(model, tokenizer, out_dir, labels, rule, {"variant": variant, **INPUT_FORMATS[variant]}, card,
-                    extra={"metrics": {k: v["value"] for k, v in record["metrics"].items()}})
+    if is_main_process():
+        save_classifier(model, tokenizer, out_dir, labels, rule, {"variant": variant, **INPUT_FORMATS[variant]}, card,
+                        extra={"metrics": {k: v["value"] for k, v in record["metrics"].items()}})
     return record, result.history

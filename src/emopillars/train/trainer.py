@@ -1,9 +1,12 @@
 """Fine-tuning loop: AdamW, linear warm-up and decay, best-on-dev selection.
 
-The loop is deliberately plain PyTorch (no Trainer): its overhead over a bare
-loop is measured in ``bench/train.py``. Inputs are tokenised once and batches
-padded to their longest row, which on short texts (GoEmotions: ~20 tokens)
-halves the cost of padding every batch to ``max_length``.
+The loop is plain PyTorch (no Trainer) run through ``accelerate.Accelerator``:
+in one process it trains on the CPU or one GPU; under a distributed launcher
+(see :mod:`emopillars.train.distributed`) it is data-parallel (DDP). Its
+overhead over a bare loop is measured in ``bench/train.py``. Inputs are
+tokenised once and batches padded to their longest row, which on short texts
+(GoEmotions: ~20 tokens) halves the cost of padding every batch to
+``max_length``.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Callable, Literal, Optional, Sequence
 import numpy as np
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
 from emopillars.eval.metrics import classification_report
 from emopillars.eval.thresholds import apply_thresholds, predict_single_label, tune_global_threshold
@@ -41,7 +45,7 @@ class TrainConfig:
     patience: Optional[int] = None
     seed: int = 13
     mixed_precision: Literal["no", "bf16", "fp16"] = "no"
-    device: str = "auto"
+    device: str = "auto"  # "auto" (CUDA when there is one), "cpu" or "cuda"
     threads: Optional[int] = None
     progress: bool = True
     prior_bias_init: bool = True
@@ -59,6 +63,7 @@ class TrainResult:
     config: dict = field(default_factory=dict)
     # dev scores of the kept weights, from the evaluation that chose them (no second pass over dev needed)
     best_dev_probs: Optional[np.ndarray] = field(default=None, repr=False)
+    num_processes: int = 1  # data-parallel processes that trained it
 
 
 def set_seed(seed: int) -> None:
@@ -67,12 +72,6 @@ def set_seed(seed: int) -> None:
     torch.manual_seed(seed)
     if torch.cuda.is_available():
         torch.cuda.manual_seed_all(seed)
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 def autocast_context(device: torch.device, mixed_precision: str):
@@ -133,18 +132,9 @@ def make_loss(multi_label: bool, train_targets: np.ndarray, cfg: TrainConfig, de
     return loss_fn
 
 
-@torch.no_grad()
-def predict_probs(model, encoded: Encoded, batch_size: int = 128, device=None, mixed_precision: str = "no",
-                  progress: bool = False, desc: str = "predict") -> np.ndarray:
-    """Sigmoid (multi-label) or softmax (single-label) scores ``[n, num_labels]``."""
-    from tqdm.auto import tqdm
-
-    device = device or next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    # Sorting by length keeps padding low; the order is restored at the end.
-    order = np.argsort([len(x) for x in encoded.input_ids], kind="stable")
-    out = np.zeros((len(encoded), len(model.labels)), dtype=np.float32)
+def _predict_rows(model, encoded: Encoded, order: np.ndarray, out: np.ndarray, batch_size: int, device,
+                  mixed_precision: str, progress: bool, desc: str) -> None:
+    """Scores of the rows ``order`` (in that order, by batches) into ``out``."""
     for start in tqdm(range(0, len(order), batch_size), desc=desc, disable=not progress, leave=False):
         idx = order[start:start + batch_size]
         inputs, _ = encoded.batch(idx)
@@ -153,8 +143,52 @@ def predict_probs(model, encoded: Encoded, batch_size: int = 128, device=None, m
             logits = model(**inputs).float()
         probs = torch.sigmoid(logits) if model.multi_label else torch.softmax(logits, -1)
         out[idx] = probs.cpu().numpy()
+
+
+def _length_order(encoded: Encoded) -> np.ndarray:
+    # Sorting by length keeps padding low; scores are written back in the original order.
+    return np.argsort([len(x) for x in encoded.input_ids], kind="stable")
+
+
+@torch.no_grad()
+def predict_probs(model, encoded: Encoded, batch_size: int = 128, device=None, mixed_precision: str = "no",
+                  progress: bool = False, desc: str = "predict") -> np.ndarray:
+    """Sigmoid (multi-label) or softmax (single-label) scores ``[n, num_labels]``."""
+    device = device or next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    out = np.zeros((len(encoded), len(model.labels)), dtype=np.float32)
+    _predict_rows(model, encoded, _length_order(encoded), out, batch_size, device, mixed_precision, progress, desc)
     model.train(was_training)
     return out
+
+
+@torch.no_grad()
+def _predict_across_processes(model, encoded: Encoded, batch_size: int, device, mixed_precision: str,
+                              accelerator) -> np.ndarray:
+    """:func:`predict_probs` with the rows shared among the processes; every process gets all the scores."""
+    if accelerator.num_processes == 1:
+        return predict_probs(model, encoded, batch_size, device, mixed_precision)
+    from accelerate.utils import gather_object
+
+    was_training = model.training
+    model.eval()
+    mine = _length_order(encoded)[accelerator.process_index::accelerator.num_processes]
+    out = np.zeros((len(encoded), len(model.labels)), dtype=np.float32)
+    _predict_rows(model, encoded, mine, out, batch_size, device, mixed_precision, False, "predict")
+    model.train(was_training)
+    for rows, probs in gather_object([(mine, out[mine])]):
+        out[rows] = probs
+    return out
+
+
+def _from_main_process(accelerator, *values):
+    """``values`` as the main process has them (the same decision in every process)."""
+    if accelerator.num_processes == 1:
+        return values
+    from accelerate.utils import broadcast_object_list
+
+    return tuple(broadcast_object_list(list(values), from_process=0))
 
 
 def dev_score(model, probs: np.ndarray, targets: np.ndarray) -> dict:
@@ -169,25 +203,75 @@ def dev_score(model, probs: np.ndarray, targets: np.ndarray) -> dict:
     return {"macro_f1": report["macro_f1"], "weighted_f1": report["weighted_f1"], "accuracy": report["accuracy"]}
 
 
+def make_accelerator(device: str = "auto"):
+    """The ``Accelerator`` of a training run: CPU when asked or without CUDA; DDP when launched.
+
+    Mixed precision stays with :func:`autocast_context` (accelerate's own
+    would wrap the model's ``forward`` for good, and its setting is fixed per
+    process while runs in one process may differ).
+    """
+    from accelerate import Accelerator
+    from accelerate.state import AcceleratorState, PartialState
+
+    from emopillars.train.distributed import launched
+
+    if device not in ("auto", "cpu", "cuda"):
+        raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', got {device!r} "
+                         "(pick GPUs with CUDA_VISIBLE_DEVICES)")
+    cpu = device == "cpu" or not torch.cuda.is_available()
+    current = PartialState._shared_state.get("device")
+    if current is not None and not launched() and (current.type == "cpu") != cpu:
+        # One process, an earlier run on the other device: accelerate keeps one state per process.
+        AcceleratorState._reset_state(reset_partial_state=True)
+    return Accelerator(cpu=cpu, mixed_precision="no")
+
+
+def _shard(indices: np.ndarray, rank: int, world: int) -> tuple[np.ndarray, float]:
+    """This process's rows of a batch and the factor that makes averaged gradients the batch mean.
+
+    A process left without rows (a batch smaller than the number of
+    processes) runs one row with weight 0, since every process must take part
+    in each step.
+    """
+    mine = indices[rank::world]
+    if len(mine) == 0:
+        return indices[:1], 0.0
+    return mine, len(mine) / len(indices)
+
+
 def train_classifier(model, tokenizer, train: Sequence[Example], dev: Sequence[Example], cfg: TrainConfig,
-                     select_metric: str = "macro_f1", log: Optional[Callable[[dict], None]] = None) -> TrainResult:
+                     select_metric: str = "macro_f1", log: Optional[Callable[[dict], None]] = None,
+                     accelerator=None) -> TrainResult:
     """Fine-tune ``model`` on ``train``; keep the weights that score best on ``dev``.
 
     ``model`` must expose ``labels``, ``multi_label`` and ``head_parameters()``
     (see :mod:`emopillars.train.modeling`). On return it holds the best dev
-    weights. ``log`` receives every history row as it is made (for live logs).
+    weights, in every process. ``log`` receives every history row as it is
+    made (for live logs); under DDP only the main process calls it.
+
+    Under DDP (N processes, see :mod:`emopillars.train.distributed`) every
+    process draws the same seeded batch order and trains on every N-th row of
+    each batch; gradients are averaged so a step is the step one process would
+    make on the whole batch. Dev is scored once on the full set (each process
+    scores a share, the scores are gathered), and stopping decisions (patience,
+    ``time_budget_s``) are the main process's, sent to all.
     """
-    from tqdm.auto import tqdm
     from transformers import get_linear_schedule_with_warmup
+
+    from emopillars.train.distributed import cpu_threads_per_process
 
     if not train:
         raise ValueError("no training examples")
     if not dev:
         raise ValueError("no dev examples: best-on-dev selection needs a dev split")
+    accelerator = accelerator or make_accelerator(cfg.device)
+    world, rank, is_main = accelerator.num_processes, accelerator.process_index, accelerator.is_main_process
     set_seed(cfg.seed)
+    device = accelerator.device
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    device = resolve_device(cfg.device)
+    elif world > 1 and device.type == "cpu":
+        torch.set_num_threads(cpu_threads_per_process())
     train_enc = Encoded(tokenizer, train, cfg.max_length)
     dev_enc = Encoded(tokenizer, dev, cfg.max_length)
     if cfg.prior_bias_init:
@@ -202,13 +286,15 @@ def train_classifier(model, tokenizer, train: Sequence[Example], dev: Sequence[E
     scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * total_steps), total_steps)
     scaler = torch.amp.GradScaler("cuda") if device.type == "cuda" and cfg.mixed_precision == "fp16" else None
     loss_fn = make_loss(model.multi_label, train_enc.targets, cfg, device)
+    # DDP copies the main process's weights to the others here.
+    trained = accelerator.prepare_model(model)
     rng = np.random.default_rng(cfg.seed)
 
     history: list[dict] = []
 
     def record(row):
         history.append(row)
-        if log:
+        if log and is_main:
             log(row)
 
     best = {select_metric: -math.inf}
@@ -221,7 +307,7 @@ def train_classifier(model, tokenizer, train: Sequence[Example], dev: Sequence[E
     t0 = time.perf_counter()
     train_time = 0.0
     model.train()
-    bar = tqdm(total=total_steps, desc="train", disable=not cfg.progress, dynamic_ncols=True)
+    bar = tqdm(total=total_steps, desc="train", disable=not (cfg.progress and is_main), dynamic_ncols=True)
     stop = False
     epoch = 0
     while step < total_steps and not stop:
@@ -230,46 +316,57 @@ def train_classifier(model, tokenizer, train: Sequence[Example], dev: Sequence[E
             if step >= total_steps:
                 break
             t_step = time.perf_counter()
-            inputs, target = train_enc.batch(order[start:start + cfg.batch_size])
+            batch = order[start:start + cfg.batch_size]
+            rows, weight = _shard(batch, rank, world)
+            inputs, target = train_enc.batch(rows)
             inputs = {k: v.to(device, non_blocking=True) for k, v in inputs.items()}
             target = target.to(device, non_blocking=True)
             with autocast_context(device, cfg.mixed_precision):
-                logits = model(**inputs)
+                logits = trained(**inputs)
             loss = loss_fn(logits, target)
+            # DDP averages over processes: weight * world makes that the mean over the whole batch.
+            scaled = loss if weight * world == 1.0 else loss * (weight * world)
             optimizer.zero_grad(set_to_none=True)
             if scaler is not None:
-                scaler.scale(loss).backward()
+                accelerator.backward(scaler.scale(scaled))
                 scaler.unscale_(optimizer)
                 torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
                 scaler.step(optimizer)
                 scaler.update()
             else:
-                loss.backward()
+                accelerator.backward(scaled)
                 torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
                 optimizer.step()
             scheduler.step()
             step += 1
-            seen += len(target)
-            running += loss.item()
+            seen += len(batch)
+            running += loss.item() * weight
             running_n += 1
             train_time += time.perf_counter() - t_step
             bar.update(1)
             if step % 50 == 0 or step == total_steps:
+                if world > 1:
+                    total = torch.tensor([running], dtype=torch.float64, device=device)
+                    running = float(accelerator.reduce(total, "sum")[0])
                 bar.set_postfix(loss=f"{running / running_n:.4f}")
                 record({"kind": "train", "step": step, "epoch": round(step / steps_per_epoch, 4),
                         "loss": running / running_n, "lr": scheduler.get_last_lr()[0]})
                 running, running_n = 0.0, 0
             out_of_time = cfg.time_budget_s is not None and time.perf_counter() - t0 > cfg.time_budget_s
+            if cfg.time_budget_s is not None:
+                (out_of_time,) = _from_main_process(accelerator, out_of_time)
             if step % eval_every == 0 or step == total_steps or out_of_time:
-                probs = predict_probs(model, dev_enc, cfg.eval_batch_size, device, cfg.mixed_precision)
+                probs = _predict_across_processes(model, dev_enc, cfg.eval_batch_size, device, cfg.mixed_precision,
+                                                  accelerator)
                 with torch.no_grad():
                     dev_loss = float(loss_fn(torch.logit(torch.from_numpy(probs).clamp(1e-6, 1 - 1e-6)).to(device)
                                              if model.multi_label else torch.log(torch.from_numpy(probs).clamp(min=1e-8)).to(device),
                                              torch.from_numpy(dev_enc.targets).to(device)))
                 score = dev_score(model, probs, dev_enc.targets)
                 row = {"kind": "dev", "step": step, "epoch": round(step / steps_per_epoch, 4), "loss": dev_loss, **score}
+                (improved,) = _from_main_process(accelerator, score[select_metric] > best[select_metric])
                 record(row)
-                if score[select_metric] > best[select_metric]:
+                if improved:
                     best = dict(row)
                     best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
                     best_probs = probs
@@ -287,10 +384,14 @@ def train_classifier(model, tokenizer, train: Sequence[Example], dev: Sequence[E
                 model.train()
         epoch += 1
     bar.close()
+    del trained
+    accelerator.free_memory()
+    # Prepared once, a model is not prepared again: a later run (another Accelerator) must place and wrap it.
+    model.__dict__.pop("_is_accelerate_prepared", None)
     if best_state is not None:
         model.load_state_dict(best_state)
     model.eval()
     seconds = time.perf_counter() - t0
     return TrainResult(best_dev=best, history=history, seconds=seconds,
                        train_samples_per_s=seen / train_time if train_time else 0.0, steps=step,
-                       config=asdict(cfg), best_dev_probs=best_probs)
+                       config=asdict(cfg), best_dev_probs=best_probs, num_processes=world)
