@@ -43,8 +43,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     params = load_params(args.params)
     tp = params.train
-    # TEMPORARY until config.py has train.num_processes: getattr with its default.
-    code = maybe_relaunch(getattr(tp, "num_processes", "auto"), __file__, sys.argv[1:] if argv is None else argv)
+    code = maybe_relaunch(tp.num_processes, __file__, sys.argv[1:] if argv is None else argv)
     if code is not None:
         return code
     data_dir = Path(args.data)

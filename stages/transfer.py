@@ -50,8 +50,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     params = load_params(args.params)
     tp = params.transfer
-    # TEMPORARY until config.py has transfer.num_processes: getattr with its default.
-    code = maybe_relaunch(getattr(tp, "num_processes", "auto"), __file__, sys.argv[1:] if argv is None else argv)
+    code = maybe_relaunch(tp.num_processes, __file__, sys.argv[1:] if argv is None else argv)
     if code is not None:
         return code
     main_process = is_main_process()

@@ -184,6 +184,8 @@ class TrainParams(Section):
     seed: int = 13
     max_train_examples: Optional[int] = Field(None, ge=1)
     mixed_precision: Literal["no", "bf16", "fp16"] = "no"
+    # DDP processes: "auto" = one per visible CUDA GPU (1 without a GPU); N > 1 without a GPU runs N CPU processes
+    num_processes: Annotated[int, Field(ge=1)] | Literal["auto"] = "auto"
 
 
 class TransferParams(Section):
@@ -204,6 +206,7 @@ class TransferParams(Section):
     meld_context_turns: int = Field(2, ge=0, description="previous dialogue turns given to MELD/IEMOCAP models")
     max_train_examples: Optional[int] = Field(800, ge=1, description="cap of the training pool the fractions are taken from")
     max_eval_examples: Optional[int] = Field(600, ge=1, description="cap of the dev and test sets (seeded sample)")
+    num_processes: Annotated[int, Field(ge=1)] | Literal["auto"] = "auto"
     seed: int = 13
 
 
