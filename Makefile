@@ -18,12 +18,14 @@ STAMP := $(VENV)/.installed-$(notdir $(basename $(REQS)))
 # dvc runs each stage's `python` from PATH: make it the environment's.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: setup test test-slow test-all repro dag bench figures paper clean-venv help
+.PHONY: setup test test-slow test-all repro rehearsal gpu-check dag bench figures paper clean-venv help
 
 help:
 	@echo "make test       set up .venv and run the fast test suite (CI)"
 	@echo "make test-slow  run the slow end-to-end tests (smoke pipeline through vLLM)"
-	@echo "make repro      run the pipeline with dvc (PROFILE=smoke|default|paper, default: default)"
+	@echo "make repro      run the pipeline with dvc (PROFILE=smoke|default|rehearsal|paper, default: default)"
+	@echo "make rehearsal  the paper profile's code paths at CPU size (what CI runs after the tests)"
+	@echo "make gpu-check  CUDA check: tiny RoBERTa trained under bf16/fp16 autocast, exported, reloaded (needs a GPU)"
 	@echo "make bench      run the benchmarks; results in bench/results/"
 	@echo "make figures    rebuild tables and figures from existing outputs"
 	@echo "make paper      build paper/ into a PDF"
@@ -54,6 +56,17 @@ test-all: setup
 repro: setup
 	$(BIN)/dvc config hydra.enabled true
 	$(BIN)/dvc exp run -S profile=$(PROFILE)
+
+# The paper profile's choices at CPU size (WikiPlots fixture, random RoBERTa-type encoder, five benchmarks,
+# two vLLM engines, two DDP processes); about 15 minutes on 2 cores. It writes this workspace's params.yaml,
+# dvc.lock and outputs like any profile: run it in a clone (CI does), or `make bench-rehearsal`, which clones HEAD.
+rehearsal: setup
+	$(BIN)/dvc config hydra.enabled true
+	$(BIN)/dvc exp run -S profile=rehearsal
+
+# CUDA check for a GPU machine with torch and transformers only (no weights, no vLLM, a few MiB of files).
+gpu-check:
+	$(if $(wildcard $(BIN)/python),$(BIN)/python,$(PYTHON)) scripts/gpu_check.py
 
 dag: setup
 	$(BIN)/dvc dag
@@ -108,7 +121,12 @@ paper-pages: paper
 
 # ------------------------------------------------------------------ benchmarks
 # `bench` runs every benchmark; each area adds its own bench-* target as a prerequisite.
-bench: bench-engine bench-synth bench-train
+bench: bench-engine bench-synth bench-train bench-rehearsal
+
+# Wall time of `make repro PROFILE=rehearsal` from a fresh clone of HEAD (~15 min on 2 CPU cores).
+.PHONY: bench-rehearsal
+bench-rehearsal: setup
+	$(BIN)/python bench/rehearsal.py --out bench/results/rehearsal.json
 
 # Generation engine vs bare vLLM, cache replay, kill-and-resume, valid-output rate (~15 min on 2 CPU cores).
 .PHONY: bench-engine
