@@ -1,4 +1,6 @@
-"""The classifier: folding mean pooling into a standard BERT, real training, export and loading."""
+"""The classifier: folding mean pooling into a standard BERT, real training, export and loading.
+
+Other encoder families: tests/test_train_families.py."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ import yaml
 from emopillars.data.label_maps import BENCHMARK_LABELS, TO_TAXONOMY, primary_class
 from emopillars.taxonomy import EMOTION_INDEX, EMOTIONS
 from emopillars.train.data import Encoded, synthetic_examples
-from emopillars.train.modeling import build_classifier, fold_to_bert, load_classifier
+from emopillars.train.modeling import build_classifier, fold_mean_pooling, load_classifier
 from emopillars.train.transfer import Head, fraction_sizes
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,7 +51,7 @@ def test_folded_model_computes_mean_pooling_with_padding(tiny_encoder):
                 padding=True, return_tensors="pt")
     with torch.no_grad():
         expected = model(**batch)
-        bert = fold_to_bert(model)
+        bert = fold_mean_pooling(model)
         got = bert(**batch).logits
         alone = bert(**tok(["a short one"], return_tensors="pt")).logits
     assert type(bert).__name__ == "BertForSequenceClassification"

@@ -1,8 +1,12 @@
 """Write a trained classifier as a self-contained Hugging Face folder.
 
-The folder holds a standard ``BertForSequenceClassification`` (safetensors),
-the tokenizer, ``thresholds.json`` (the decision rule tuned on dev; also copied
-into ``config.json`` under ``emopillars``) and a model card ``README.md``.
+The folder holds the encoder family's standard ``XForSequenceClassification``
+(``BertForSequenceClassification``, ``RobertaForSequenceClassification``, ...;
+safetensors), the tokenizer, ``thresholds.json`` (the decision rule tuned on
+dev; also copied into ``config.json`` under ``emopillars``) and a model card
+``README.md``. Before the folder is moved into place it is reloaded with
+``AutoModelForSequenceClassification`` and compared with the trained model on a
+probe batch; a folder whose logits differ is never written.
 """
 
 from __future__ import annotations
@@ -12,25 +16,57 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from emopillars.io import atomic_path
-from emopillars.train.modeling import CONFIG_KEY, export_model
+from emopillars.train.modeling import CONFIG_KEY, EXPORT_TOLERANCE, export_model, verify_export
 
 THRESHOLDS_FILE = "thresholds.json"
+# model_card() leaves this line where save_classifier() writes what the saved model is.
+ARCHITECTURE_MARKER = "<!-- emopillars:architecture -->"
 
 
 def save_classifier(model, tokenizer, out_dir: str | Path, labels: Sequence[str], rule: dict,
                     input_format: dict, card: str, extra: Optional[dict] = None) -> Path:
-    """Save ``model`` (training form) to ``out_dir`` atomically; returns the folder."""
-    bert = export_model(model, list(labels))
-    meta = dict(getattr(bert.config, CONFIG_KEY, None) or {})
+    """Save ``model`` (training form) to ``out_dir`` atomically; returns the folder.
+
+    Raises ``RuntimeError`` (and leaves ``out_dir`` untouched) when the saved model, reloaded
+    with ``AutoModelForSequenceClassification``, gives other logits than ``model``.
+    """
+    hf = export_model(model, list(labels), tokenizer)
+    meta = dict(getattr(hf.config, CONFIG_KEY, None) or {})
     meta.update({"thresholds": rule, "input": input_format, **(extra or {})})
-    setattr(bert.config, CONFIG_KEY, meta)
+    setattr(hf.config, CONFIG_KEY, meta)
     with atomic_path(out_dir) as tmp:
         tmp.mkdir(parents=True)
-        bert.save_pretrained(str(tmp), safe_serialization=True)
+        hf.save_pretrained(str(tmp), safe_serialization=True)
         tokenizer.save_pretrained(str(tmp))
         (tmp / THRESHOLDS_FILE).write_text(json.dumps({"labels": list(labels), **rule}, indent=2) + "\n")
-        (tmp / "README.md").write_text(card, encoding="utf-8")
+        (tmp / "README.md").write_text(with_architecture(card, hf), encoding="utf-8")
+        reloaded = verify_export(model, tmp, tokenizer)
+        config_path = tmp / "config.json"
+        config = json.loads(config_path.read_text())
+        config[CONFIG_KEY]["export_check"]["reloaded_max_abs_logit_diff"] = reloaded
+        config_path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
     return Path(out_dir)
+
+
+def architecture_text(hf) -> str:
+    """What the exported model is, in a sentence or two: its class and how it pools."""
+    name = type(hf).__name__
+    meta = getattr(hf.config, CONFIG_KEY, None) or {}
+    check = meta.get("export_check") or {}
+    checked = (f" Its logits match the trained model's within {check['max_abs_logit_diff']:.1e} (fp32; "
+               f"tolerance {check.get('tolerance', EXPORT_TOLERANCE):g})." if "max_abs_logit_diff" in check else "")
+    if meta.get("folded_pooling_layer") is not None:
+        return (f"The model is a standard `{name}`; mean pooling over tokens is computed by its last encoder layer "
+                f"(uniform attention over non-padding tokens), so no custom code is needed to load it.{checked}")
+    return f"The model is a standard `{name}` (first-token pooling through its own head).{checked}"
+
+
+def with_architecture(card: str, hf) -> str:
+    """``card`` with :func:`architecture_text` in place of its marker line (or as a last section)."""
+    text = architecture_text(hf)
+    if ARCHITECTURE_MARKER in card:
+        return card.replace(ARCHITECTURE_MARKER, text)
+    return card.rstrip("\n") + "\n\n## Architecture\n" + text + "\n"
 
 
 def load_thresholds(model_dir: str | Path) -> dict:
@@ -79,8 +115,7 @@ def model_card(name: str, base_encoder: str, training_data: str, input_desc: str
         "```",
         "or `emopillars predict --model PATH --text \"...\"`, which applies the thresholds below.",
         "",
-        "The model is a standard `BertForSequenceClassification`; mean pooling over tokens is computed by its last",
-        "encoder layer (uniform attention over non-padding tokens), so no custom code is needed to load it.",
+        ARCHITECTURE_MARKER,
         "",
         "## Decision thresholds",
         f"Tuned on the dev split only (rule: `{rule.get('kind')}`, global threshold {rule.get('global')}); "

@@ -1,7 +1,7 @@
 """Scores and labels from an exported classifier folder.
 
-Loads the standard ``BertForSequenceClassification`` (no project code needed
-for the model itself) and applies the thresholds saved next to it.
+Loads the encoder family's standard ``XForSequenceClassification`` (no project
+code needed for the model itself) and applies the thresholds saved next to it.
 """
 
 from __future__ import annotations
