@@ -121,7 +121,13 @@ paper-pages: paper
 
 # ------------------------------------------------------------------ benchmarks
 # `bench` runs every benchmark; each area adds its own bench-* target as a prerequisite.
-bench: bench-engine bench-synth bench-train bench-rehearsal
+bench: bench-engine bench-synth bench-train bench-export bench-rehearsal
+
+# Export round trip of every encoder family x pooling (max abs logit diff after reload; ~5 min on 2 CPU cores
+# with the roberta-large width).
+.PHONY: bench-export
+bench-export: setup
+	$(BIN)/python bench/export_roundtrip.py --out bench/results/export_roundtrip.json --sizes 64x2x4 1024x2x16
 
 # Wall time of `make repro PROFILE=rehearsal` from a fresh clone of HEAD (~15 min on 2 CPU cores).
 .PHONY: bench-rehearsal

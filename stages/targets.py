@@ -18,6 +18,7 @@ from emopillars.config import load_params
 from emopillars.io import read_json, write_json
 from emopillars.train.emopillars import train_emopillars
 from emopillars.train.encoder import resolve_encoder
+from emopillars.train.modeling import check_pooling
 from emopillars.train.transfer import zero_shot
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -48,6 +49,11 @@ def main(argv=None) -> int:
     p.add_argument("--metrics", required=True)
     args = p.parse_args(argv)
     params = load_params(args.params)
+    try:
+        check_pooling(resolve_encoder(args.encoder), params.train.pooling)
+    except (ValueError, FileNotFoundError) as e:
+        print(f"targets: error: {e}", file=sys.stderr)
+        return 2
     started = time.time()
     main_targets = params.train.targets
     other = "hard" if main_targets == "soft" else "soft"

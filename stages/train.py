@@ -19,6 +19,7 @@ from emopillars.io import write_json, write_text
 from emopillars.train.distributed import is_main_process, maybe_relaunch
 from emopillars.train.emopillars import released_variant_dir, train_emopillars
 from emopillars.train.encoder import resolve_encoder
+from emopillars.train.modeling import check_pooling
 
 
 def write_curves(history: list[dict], plots_dir: Path) -> None:
@@ -43,6 +44,11 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     params = load_params(args.params)
     tp = params.train
+    try:
+        check_pooling(resolve_encoder(args.encoder), params.train.pooling)
+    except (ValueError, FileNotFoundError) as e:
+        print(f"train: error: {e}", file=sys.stderr)
+        return 2
     code = maybe_relaunch(tp.num_processes, __file__, sys.argv[1:] if argv is None else argv)
     if code is not None:
         return code

@@ -22,6 +22,7 @@ from emopillars.data.readers import DatasetNotSupplied, benchmark_root, read_ben
 from emopillars.io import atomic_path, write_json, write_jsonl
 from emopillars.train.distributed import is_main_process, maybe_relaunch
 from emopillars.train.encoder import resolve_encoder
+from emopillars.train.modeling import check_pooling
 from emopillars.train.transfer import run_benchmark
 
 
@@ -50,6 +51,11 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     params = load_params(args.params)
     tp = params.transfer
+    try:
+        check_pooling(resolve_encoder(args.encoder), params.train.pooling)
+    except (ValueError, FileNotFoundError) as e:
+        print(f"transfer: error: {e}", file=sys.stderr)
+        return 2
     code = maybe_relaunch(tp.num_processes, __file__, sys.argv[1:] if argv is None else argv)
     if code is not None:
         return code

@@ -191,3 +191,22 @@ def test_gpu_check_script_runs_its_bf16_path_on_cpu(tmp_path):
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     rows = [line for line in proc.stdout.splitlines() if line.startswith("| bf16")]
     assert len(rows) == 1 and "| ok |" in rows[0]
+
+
+def test_train_stage_refuses_mean_pooling_for_mpnet_before_training(tmp_path):
+    import subprocess
+    import sys
+
+    from emopillars.train.encoder import tiny_encoder
+
+    root = Path(__file__).resolve().parents[1]
+    encoder = tiny_encoder(tmp_path / "mpnet", "mpnet")
+    out = tmp_path / "model"
+    r = subprocess.run([sys.executable, str(root / "stages" / "train.py"), "--params", str(root / "params.yaml"),
+                        "--variant", "contextless", "--data", str(tmp_path / "no-data"), "--encoder", str(encoder),
+                        "--out", str(out), "--metrics", str(tmp_path / "m.json"), "--plots", str(tmp_path / "plots")],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2, r.stderr[-2000:]
+    lines = [x for x in r.stderr.splitlines() if x.strip()]
+    assert len(lines) == 1 and "train: error:" in lines[0] and "mpnet" in lines[0] and "pooling: cls" in lines[0]
+    assert not out.exists() and not (tmp_path / "m.json").exists()
