@@ -84,6 +84,45 @@ def test_retries_with_backoff_on_5xx_and_429():
     assert (c.finish_reason, c.prompt_tokens, c.completion_tokens) == ("stop", 11, 9)
 
 
+class _Named(BaseHTTPRequestHandler):
+    """Answers with the server's own name and the prompt it got."""
+
+    def do_POST(self):  # noqa: N802 - http.server API
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        content = json.dumps({"server": self.server.name, "prompt": body["messages"][-1]["content"]})
+        data = json.dumps({"choices": [{"message": {"content": content}, "finish_reason": "stop"}],
+                           "usage": {"prompt_tokens": 1, "completion_tokens": 1}}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *a):
+        pass
+
+
+def test_several_servers_share_the_calls_and_answers_keep_their_order():
+    servers = []
+    for name in ("a", "b", "c"):
+        server = ThreadingHTTPServer(("127.0.0.1", 0), _Named)
+        server.name = name
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+    try:
+        params = LLMParams(backend="openai", openai_base_urls=[f"http://127.0.0.1:{s.server_port}/v1" for s in servers],
+                           openai_concurrency=2)
+        backend = OpenAIBackend("m", params, max_http_retries=0)
+        calls = [Call([{"role": "user", "content": f"q{i}"}], SamplingParams(), i) for i in range(7)]
+        answers = [json.loads(c.text) for c in backend.complete(calls)]
+    finally:
+        for s in servers:
+            s.shutdown()
+    assert [a["prompt"] for a in answers] == [f"q{i}" for i in range(7)]
+    assert [a["server"] for a in answers] == ["a", "b", "c", "a", "b", "c", "a"]
+    assert backend.info()["base_urls"] == params.openai_base_urls
+
+
 def test_unreachable_server_is_a_clear_error():
     params = LLMParams(backend="openai", openai_base_url=f"http://127.0.0.1:{_free_port()}/v1", request_timeout_s=2)
     backend = OpenAIBackend("m", params, max_http_retries=2, backoff_s=0.01)

@@ -98,6 +98,8 @@ class LLMParams(Section):
     # vLLM on CPU: cores kept for vLLM's front end (null: vLLM's default of one; 0: all cores run the model)
     cpu_reserved_cores: Optional[int] = Field(None, ge=0)
     openai_base_url: str = "http://127.0.0.1:8000/v1"
+    # several OpenAI-compatible servers (one per GPU or machine): calls are dealt out round-robin; replaces the above
+    openai_base_urls: list[str] = []
     openai_api_key: str = "EMPTY"
     openai_concurrency: int = Field(8, ge=1)
     request_timeout_s: float = Field(120.0, gt=0)

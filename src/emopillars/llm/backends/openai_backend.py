@@ -1,10 +1,14 @@
-"""OpenAI-compatible HTTP backend (``vllm serve``, or a fleet behind a load balancer).
+"""OpenAI-compatible HTTP backend (``vllm serve``, several servers, or a fleet behind a load balancer).
 
 Calls ``POST {base_url}/chat/completions`` with bounded concurrency
-(``llm.openai_concurrency``), a timeout per request (``llm.request_timeout_s``),
+(``llm.openai_concurrency`` per server), a timeout per request (``llm.request_timeout_s``),
 and retries with exponential backoff on 429, 5xx and connection errors. A schema
 is sent as ``response_format: {type: json_schema}``; servers that honour it
 constrain decoding, and the engine validates every answer either way.
+
+With several servers (``llm.openai_base_urls``: one ``vllm serve`` per GPU or
+per machine) the calls of a wave are dealt out round-robin; the answers come
+back in order into the one cache of the process that runs the stage.
 """
 
 from __future__ import annotations
@@ -28,7 +32,9 @@ class OpenAIBackend(Backend):
 
         self._httpx = httpx
         self.model = model
-        self.base_url = llm_params.openai_base_url.rstrip("/")
+        urls = list(getattr(llm_params, "openai_base_urls", None) or []) or [llm_params.openai_base_url]
+        self.base_urls = [u.rstrip("/") for u in urls]
+        self.base_url = self.base_urls[0]
         self.api_key = llm_params.openai_api_key
         self.concurrency = llm_params.openai_concurrency
         self.timeout = llm_params.request_timeout_s
@@ -54,7 +60,7 @@ class OpenAIBackend(Backend):
             }
         return body
 
-    async def _one(self, client, sem: asyncio.Semaphore, call: Call) -> Completion:
+    async def _one(self, client, sem: asyncio.Semaphore, call: Call, base_url: str) -> Completion:
         httpx = self._httpx
         async with sem:
             last: Optional[str] = None
@@ -63,7 +69,7 @@ class OpenAIBackend(Backend):
                     self.http_retries += 1
                     await asyncio.sleep(min(30.0, self.backoff_s * 2 ** (attempt - 1)) * (0.5 + random.random()))
                 try:
-                    r = await client.post(f"{self.base_url}/chat/completions", json=self._payload(call))
+                    r = await client.post(f"{base_url}/chat/completions", json=self._payload(call))
                 except (httpx.TransportError, httpx.TimeoutException) as e:
                     last = f"{type(e).__name__}: {e}"
                     continue
@@ -71,7 +77,7 @@ class OpenAIBackend(Backend):
                     last = f"HTTP {r.status_code}: {r.text[:200]}"
                     continue
                 if r.status_code != 200:
-                    raise EngineError(f"{self.base_url}: HTTP {r.status_code} for model {self.model!r}: {r.text[:500]}")
+                    raise EngineError(f"{base_url}: HTTP {r.status_code} for model {self.model!r}: {r.text[:500]}")
                 data = r.json()
                 choice = data["choices"][0]
                 usage = data.get("usage") or {}
@@ -82,15 +88,17 @@ class OpenAIBackend(Backend):
                     completion_tokens=int(usage.get("completion_tokens") or 0),
                 )
             raise BackendNotAvailableError(
-                f"{self.base_url}: no answer after {self.max_http_retries + 1} tries (last: {last}); is the server up?"
+                f"{base_url}: no answer after {self.max_http_retries + 1} tries (last: {last}); is the server up?"
             )
 
     async def _all(self, calls: list[Call]) -> list[Completion]:
-        sem = asyncio.Semaphore(self.concurrency)
+        sems = [asyncio.Semaphore(self.concurrency) for _ in self.base_urls]
         headers = {"Authorization": f"Bearer {self.api_key}"}
-        limits = self._httpx.Limits(max_connections=self.concurrency)
+        limits = self._httpx.Limits(max_connections=self.concurrency * len(self.base_urls))
+        n = len(self.base_urls)
         async with self._httpx.AsyncClient(timeout=self.timeout, headers=headers, limits=limits) as client:
-            return list(await asyncio.gather(*(self._one(client, sem, c) for c in calls)))
+            return list(await asyncio.gather(*(self._one(client, sems[i % n], c, self.base_urls[i % n])
+                                               for i, c in enumerate(calls))))
 
     def complete(self, calls: list[Call]) -> list[Completion]:
         if not calls:
@@ -98,5 +106,5 @@ class OpenAIBackend(Backend):
         return asyncio.run(self._all(calls))
 
     def info(self) -> dict[str, Any]:
-        return {**super().info(), "base_url": self.base_url, "model": self.model, "concurrency": self.concurrency,
+        return {**super().info(), "base_url": self.base_url, "base_urls": self.base_urls, "model": self.model, "concurrency": self.concurrency,
                 "http_retries": self.http_retries, "versions": versions("httpx"), "hardware": hardware()}
