@@ -14,6 +14,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -54,11 +55,15 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default="bench/results/rehearsal.json")
     args = ap.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="emopillars-rehearsal-") as tmp:
-        clone = Path(tmp) / "emopillars"
-        subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True)
-        rc, total, stages = run(clone, Path(tmp) / "repro.log")
-        tail = (Path(tmp) / "repro.log").read_text()[-3000:]
+    tmp = Path(tempfile.mkdtemp(prefix="emopillars-rehearsal-"))
+    clone = tmp / "emopillars"
+    subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True)
+    rc, total, stages = run(clone, tmp / "repro.log")
+    tail = (tmp / "repro.log").read_text()[-3000:]
+    if rc == 0:
+        shutil.rmtree(tmp)
+    else:
+        print(f"rehearsal failed: the clone and its full log are kept in {tmp}", file=sys.stderr)
     commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     record = {"bench": "rehearsal", "command": "make repro PROFILE=rehearsal", "commit": commit, "rc": rc,
               "wall_seconds": round(total, 1), "stages_seconds": stages, "cpus": os.cpu_count(),
