@@ -157,7 +157,8 @@ def test_model_identity_uses_weights_hash(encoder_dir):
 def test_models_stage_converts_gguf(tmp_path):
     """The stage script end to end: GGUF conversion and encoder copy from params.yaml."""
     r = subprocess.run(
-        [sys.executable, "stages/models.py", "--params", "params.yaml", "--generator", str(tmp_path / "g"), "--encoder", str(tmp_path / "e")],
+        [sys.executable, "stages/models.py", "--params", "params.yaml", "--generator", str(tmp_path / "g"), "--encoder",
+         str(tmp_path / "e"), "--embedder", str(tmp_path / "m")],
         cwd=ROOT, capture_output=True, text=True, timeout=600,
     )
     assert r.returncode == 0, r.stderr[-2000:]

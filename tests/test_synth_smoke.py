@@ -75,10 +75,10 @@ def test_whole_synthesis_pipeline_produces_both_datasets(tmp_path, generator_dir
     for stage, extra in (("characters", ["--narratives", str(d / "narratives.jsonl")]),
                          ("utterances", ["--characters", str(d / "characters.jsonl")]),
                          ("labels", ["--utterances", str(d / "utterances.jsonl"), "--characters",
-                                     str(d / "characters.jsonl"), "--encoder", str(encoder_dir)]),
+                                     str(d / "characters.jsonl"), "--embedder", str(encoder_dir)]),
                          ("contexts", ["--labels", str(d / "labels.jsonl"), "--narratives", str(d / "narratives.jsonl"),
                                        "--characters", str(d / "characters.jsonl"),
-                                       "--encoder", str(encoder_dir)])):
+                                       "--embedder", str(encoder_dir)])):
         _run(f"{stage}.py", "--params", str(params), *extra, *g, "--out", str(d / f"{stage}.jsonl"),
              "--rejects", str(d / f"rejects/{stage}.jsonl"), "--metrics", str(d / f"m/synth/{stage}.json"),
              "--generation-stats", str(d / f"m/generation/{stage}.json"))
