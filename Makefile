@@ -145,6 +145,12 @@ bench-engine: setup
 bench-synth: setup
 	$(BIN)/python bench/synth.py --out bench/results/synth.json --metrics-dir outputs/metrics
 
+# Curate and dataset statistics on 400,000 synthetic examples (the paper's scale): wall time and peak RSS of each
+# part, target under 5 min and 12 GB (~10 min in all on 2 CPU cores, most of it writing the examples and curating).
+.PHONY: bench-scale
+bench-scale: setup
+	$(BIN)/python bench/scale.py --out bench/results/scale.json
+
 # Training loop vs a bare PyTorch loop (samples/s ratio, target >= 0.90) and predict sentences/s (~3 min on 2 CPU cores).
 .PHONY: bench-train
 bench-train: setup
