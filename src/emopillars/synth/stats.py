@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import math
 import random
+import weakref
 from collections import Counter
-from typing import Callable, Optional, Sequence
+from typing import Callable, Iterable, Optional, Sequence
 
 import numpy as np
 
@@ -34,36 +35,47 @@ def _ngrams(tokens: list[str], n: int) -> Counter:
     return Counter(tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1))
 
 
-def sentence_bleu(hyp: list[str], refs: list[list[str]], max_n: int = 4) -> float:
-    """BLEU-4 with add-one smoothing on n-gram precisions (so short texts do not score zero)."""
-    if not hyp:
+def _grams(tokens: list[str], max_n: int) -> list[Counter]:
+    return [_ngrams(tokens, n) for n in range(1, max_n + 1)]
+
+
+def _bleu(hyp_len: int, hyp: list[Counter], refs: list[list[Counter]], ref_lens: list[int]) -> float:
+    """BLEU of one hypothesis from n-gram counts: ``hyp[n-1]``/``refs[j][n-1]`` count the n-grams."""
+    if not hyp_len:
         return 0.0
     log_p = 0.0
-    ref_counts = [[_ngrams(r, n) for r in refs] for n in range(1, max_n + 1)]
-    for n in range(1, max_n + 1):
-        h = _ngrams(hyp, n)
-        max_ref: Counter = Counter()
-        for rc in ref_counts[n - 1]:
-            max_ref |= rc
-        overlap = sum(min(c, max_ref[g]) for g, c in h.items())
-        total = max(len(hyp) - n + 1, 0)
+    for n, h in enumerate(hyp, 1):
+        # clipped counts: each n-gram at most as often as in the reference that has it most often
+        overlap = sum(min(c, max(r[n - 1].get(g, 0) for r in refs)) if refs else 0 for g, c in h.items())
+        total = max(hyp_len - n + 1, 0)
         log_p += math.log((overlap + 1) / (total + 1))
-    closest = min((abs(len(r) - len(hyp)), len(r)) for r in refs)[1] if refs else len(hyp)
-    bp = 1.0 if len(hyp) > closest else math.exp(1 - closest / max(len(hyp), 1))
-    return bp * math.exp(log_p / max_n)
+    closest = min((abs(length - hyp_len), length) for length in ref_lens)[1] if ref_lens else hyp_len
+    bp = 1.0 if hyp_len > closest else math.exp(1 - closest / max(hyp_len, 1))
+    return bp * math.exp(log_p / len(hyp))
+
+
+def sentence_bleu(hyp: list[str], refs: list[list[str]], max_n: int = 4) -> float:
+    """BLEU-4 with add-one smoothing on n-gram precisions (so short texts do not score zero)."""
+    return _bleu(len(hyp), _grams(hyp, max_n), [_grams(r, max_n) for r in refs], [len(r) for r in refs])
 
 
 def self_bleu(texts: Sequence[str], max_refs: int = 50, seed: int = 13) -> float:
+    """Mean BLEU-4 of each text against (a seeded sample of ``max_refs`` of) the others.
+
+    Every text's n-grams are counted once and shared by all the comparisons it is part of.
+    """
     toks = [words(t) for t in texts]
     if len(toks) < 2:
         return float("nan")
+    grams = [_grams(t, 4) for t in toks]
+    lens = [len(t) for t in toks]
     rng = random.Random(seed)
     scores = []
-    for i, hyp in enumerate(toks):
-        others = toks[:i] + toks[i + 1:]
+    for i in range(len(toks)):
+        others = list(range(i)) + list(range(i + 1, len(toks)))
         if len(others) > max_refs:
             others = rng.sample(others, max_refs)
-        scores.append(sentence_bleu(hyp, others))
+        scores.append(_bleu(lens[i], grams[i], [grams[j] for j in others], [lens[j] for j in others]))
     return float(np.mean(scores))
 
 
@@ -75,21 +87,40 @@ def mean_pairwise_similarity(vectors: np.ndarray) -> float:
     return float((sims.sum() - np.trace(sims)) / (n * (n - 1)))
 
 
+# Vectors already computed, per embedding function (kept while the function lives): the GoEmotions samples the
+# stage compares both datasets with are embedded once.
+_EMBEDDED: "weakref.WeakKeyDictionary[Callable, dict[str, np.ndarray]]" = weakref.WeakKeyDictionary()
+
+
+def _embed_once(embed: Callable[[Sequence[str]], np.ndarray], texts: Iterable[str]) -> dict[str, np.ndarray]:
+    """``{text: vector}`` for ``texts``; each distinct text is embedded once, in batches of similar length."""
+    try:
+        cache = _EMBEDDED.setdefault(embed, {})
+    except TypeError:  # not weak-referenceable: no reuse across calls
+        cache = {}
+    missing = sorted({t for t in texts if t not in cache}, key=lambda t: (len(t), t))
+    if missing:
+        cache.update(zip(missing, embed(missing)))
+    return cache
+
+
 def diversity_by_class(texts_by_class: dict[str, list[str]], sample_sizes: dict[str, int], seed: int,
                        embed: Optional[Callable[[Sequence[str]], np.ndarray]] = None) -> dict[str, dict]:
     """Per class: the four diversity measures on a seeded sample of ``sample_sizes[class]`` texts."""
-    out = {}
     rng = random.Random(seed)
+    samples = {}
     for e in EMOTIONS:
         texts = texts_by_class.get(e, [])
         k = min(sample_sizes.get(e, 0), len(texts))
-        if k < 2:
-            continue
-        sample = rng.sample(texts, k)
-        row = {"n": k, "distinct_1": round(distinct_n(sample, 1), 4), "distinct_2": round(distinct_n(sample, 2), 4),
-               "self_bleu": round(self_bleu(sample, seed=seed), 4)}
+        if k >= 2:
+            samples[e] = rng.sample(texts, k)
+    vectors = _embed_once(embed, (t for s in samples.values() for t in s)) if embed is not None else {}
+    out = {}
+    for e, sample in samples.items():
+        row = {"n": len(sample), "distinct_1": round(distinct_n(sample, 1), 4),
+               "distinct_2": round(distinct_n(sample, 2), 4), "self_bleu": round(self_bleu(sample, seed=seed), 4)}
         if embed is not None:
-            row["embedding_similarity"] = round(mean_pairwise_similarity(embed(sample)), 4)
+            row["embedding_similarity"] = round(mean_pairwise_similarity(np.stack([vectors[t] for t in sample])), 4)
         out[e] = row
     return out
 
