@@ -22,7 +22,7 @@ import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from emopillars.data.label_maps import BENCHMARK_LABELS
+from emopillars import benchmarks
 from emopillars.data.readers import read_benchmark
 from emopillars.eval.evaluate import decide, evaluate_scores
 from emopillars.io import write_json, write_text
@@ -80,7 +80,7 @@ def main(argv=None) -> int:
         if row.get("kind") in ("dev", "stopped"):
             print(json.dumps(row), flush=True)
 
-    labels = list(BENCHMARK_LABELS["goemotions"])
+    labels = list(benchmarks.get("goemotions").labels)
     splits = read_benchmark("goemotions", args.data)
     rng = np.random.default_rng(p.seed)
     train_recs, dev_recs = splits["train"], splits["dev"]

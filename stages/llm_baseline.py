@@ -1,8 +1,10 @@
 """Stage llm_baseline: the generator classifies benchmark test examples with structured output.
 
 Scored on the first ``evaluate.llm_baseline_examples`` examples of the same
-seeded test sample the transfer stage uses; a rejected answer counts as no
-label (multi-label) or a wrong one (single-label).
+seeded test sample the transfer stage uses (scoring policy and record:
+:mod:`emopillars.eval.llm_baseline`). Writes ``<metrics-dir>/<benchmark>.json``
+per benchmark, ``<metrics-dir>/skipped.json`` listing the user-supplied
+benchmarks that are not configured, and the engine statistics.
 """
 
 from __future__ import annotations
@@ -12,17 +14,12 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
+from emopillars import benchmarks
 from emopillars.config import load_params
-from emopillars.data.label_maps import BENCHMARK_LABELS, MULTI_LABEL
-from emopillars.eval.evaluate import evaluate_scores
-from emopillars.eval.llm_baseline import format_request, parse_answer
-from emopillars.io import write_json, write_jsonl
-from emopillars.train.transfer import CONTEXT_BENCHMARKS, PRIMARY_METRIC, PROTOCOL, gold, seeded_subset, Head
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from transfer import read_splits  # noqa: E402
+from emopillars.contracts.evaluation import SKIP_FILE, SkippedBenchmarks, SkipRecord
+from emopillars.eval.llm_baseline import benchmark_requests, evaluate_answers
+from emopillars.io import write_jsonl
+from emopillars.train.transfer import seeded_subset
 
 
 def main(argv=None) -> int:
@@ -39,53 +36,34 @@ def main(argv=None) -> int:
     from emopillars.llm.engine import Engine
 
     started = time.time()
-    plan, requests = {}, []
+    plan, requests, skipped = {}, [], []
     for bench in tp.benchmarks:
-        splits, reason = read_splits(bench, params, args.raw_dir)
+        splits, reason = benchmarks.read_splits(bench, params, args.raw_dir)
         if splits is None:
             print(f"llm_baseline {bench}: skipped: {reason}")
+            skipped.append(SkipRecord(kind="llm_baseline", benchmark=bench, reason=reason))
             continue
         test = seeded_subset(splits["test"], tp.max_eval_examples, tp.seed)[:ep.llm_baseline_examples]
-        labels, multi = list(BENCHMARK_LABELS[bench]), bench in MULTI_LABEL
-        reqs = [format_request(r, labels, multi, ep.seed, use_context=bench in CONTEXT_BENCHMARKS) for r in test]
-        for q in reqs:
-            q.meta["benchmark"] = bench
-        plan[bench] = (test, labels, multi, len(requests), len(reqs))
-        requests += reqs
-    Path(args.metrics_dir).mkdir(parents=True, exist_ok=True)
+        plan[bench] = (test, len(requests))
+        requests += benchmark_requests(bench, test, ep.seed)
+    metrics_dir = Path(args.metrics_dir)
+    metrics_dir.mkdir(parents=True, exist_ok=True)
+    SkippedBenchmarks(skipped=skipped).write(metrics_dir / SKIP_FILE)
     if not requests:
         print("llm_baseline: nothing to classify")
         return 0
+    generator = params.models.generator
+    system = f"generator ({generator.hf_id or generator.package})"
     with Engine.from_params(params.llm, model_dir=args.model_dir, stats_path=args.stats) as engine:
         results = engine.generate(requests, desc="llm_baseline")
-    for bench, (test, labels, multi, start, n) in plan.items():
-        res = results[start:start + n]
-        pred = np.stack([parse_answer(r.parsed if r.ok else None, labels, multi) for r in res])
-        head = Head(bench, "benchmark")
-        g = gold(test, head)
-        rejected = sum(not r.ok for r in res)
-        if multi:
-            rule, scores = {"kind": "global", "global": 0.5}, pred.astype(float)
-        else:
-            # A rejected answer (no label) is scored as a wrong label, never as a lucky arg-max of zeros.
-            ids = np.where(pred.any(1), pred.argmax(1), (g + 1) % len(labels))
-            rule, scores = {"kind": "argmax"}, np.eye(len(labels))[ids]
-        rec = evaluate_scores(scores, g, labels, multi, rule, PRIMARY_METRIC[bench], ep.bootstrap_samples,
-                              ep.confidence, ep.seed)
-        rec.pop("predictions")
-        rec["labels_per_example"] = float(pred.sum(1).mean())
-        rec = {"benchmark": bench, "init": "llm", "system": f"generator ({params.models.generator.hf_id or params.models.generator.package})",
-               "n_train": 0, "n_test": len(test), "rejected_answers": rejected,
-               "protocol": "zero-shot LLM classification with a JSON schema restricted to the benchmark's labels "
-                           "(temperature 0); rejected answers count as no label (multi-label) or wrong (single-label); "
-                           f"first {len(test)} examples of the transfer test sample; " + PROTOCOL[bench], **rec}
-        write_json(Path(args.metrics_dir) / f"{bench}.json", rec)
-        write_jsonl(Path(args.predictions_dir) / f"{bench}.jsonl",
-                    [{"id": r.id, "gold": list(r.labels), "pred": [labels[j] for j in np.flatnonzero(pr)], "raw": res_i.raw}
-                     for r, pr, res_i in zip(test, pred, res)])
-        pm = rec["metrics"][PRIMARY_METRIC[bench]]
-        print(f"llm_baseline {bench}: {len(test)} examples, {rejected} rejected, {PRIMARY_METRIC[bench]} "
-              f"{pm['value']:.3f} [{pm['ci_low']:.3f}, {pm['ci_high']:.3f}], {rec['labels_per_example']:.2f} labels/example")
+    for bench, (test, start) in plan.items():
+        record, rows = evaluate_answers(bench, test, results[start:start + len(test)], ep, system)
+        record.write(metrics_dir / f"{record.run.run_name}.json")
+        write_jsonl(Path(args.predictions_dir) / f"{record.run.run_name}.jsonl", rows)
+        pm = record.primary
+        print(f"llm_baseline {bench}: {len(test)} examples, {record.rejected_answers} rejected, "
+              f"{record.primary_metric} {pm.value:.3f} [{pm.ci_low:.3f}, {pm.ci_high:.3f}], "
+              f"{record.labels_per_example:.2f} labels/example")
     print(f"llm_baseline: {len(requests)} requests in {time.time() - started:.0f} s")
     return 0
 

@@ -14,26 +14,25 @@ import sys
 import time
 from pathlib import Path
 
+from emopillars import benchmarks
 from emopillars.config import load_params
 from emopillars.io import read_json, write_json
 from emopillars.train.emopillars import train_emopillars
 from emopillars.train.encoder import resolve_encoder
 from emopillars.train.modeling import check_pooling
+from emopillars.contracts.evaluation import EvaluationRecord
 from emopillars.train.transfer import zero_shot
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from transfer import read_splits  # noqa: E402
 
 ZERO_SHOT_BENCHMARK = "goemotions"
 
 
-def summary(train_record: dict, zs_record: dict) -> dict:
+def summary(train_record: dict, zs_record: EvaluationRecord) -> dict:
     return {
         "targets": train_record["targets"],
         "synthetic_test": {k: train_record["metrics"][k] for k in ("macro_f1", "micro_f1")},
         "synthetic_labels_per_example": train_record.get("labels_per_example"),
-        f"{ZERO_SHOT_BENCHMARK}_zero_shot": {k: zs_record["metrics"][k] for k in ("macro_f1", "micro_f1")},
-        f"{ZERO_SHOT_BENCHMARK}_labels_per_example": zs_record.get("labels_per_example"),
+        f"{ZERO_SHOT_BENCHMARK}_zero_shot": {k: zs_record.metrics[k].model_dump() for k in ("macro_f1", "micro_f1")},
+        f"{ZERO_SHOT_BENCHMARK}_labels_per_example": zs_record.labels_per_example,
     }
 
 
@@ -61,7 +60,7 @@ def main(argv=None) -> int:
     if main_record.get("targets") != main_targets:
         raise SystemExit(f"{args.main_metrics}: trained with targets {main_record.get('targets')!r}, but "
                          f"train.targets is {main_targets!r}; rerun stage train@contextless first")
-    splits, reason = read_splits(ZERO_SHOT_BENCHMARK, params, args.raw_dir)
+    splits, reason = benchmarks.read_splits(ZERO_SHOT_BENCHMARK, params, args.raw_dir)
     if splits is None:
         raise SystemExit(f"targets: {ZERO_SHOT_BENCHMARK} is needed for the zero-shot comparison: {reason}")
     other_params = params.train.model_copy(update={"targets": other})
@@ -70,7 +69,7 @@ def main(argv=None) -> int:
     arms = {}
     for targets, record, model_dir in ((main_targets, main_record, args.main_model),
                                        (other, other_record, args.out)):
-        zs, _ = zero_shot(ZERO_SHOT_BENCHMARK, splits, Path(model_dir), params.evaluate,
+        zs, _ = zero_shot(ZERO_SHOT_BENCHMARK, splits, Path(model_dir), "contextless", params.evaluate,
                           params.transfer.max_eval_examples, params.transfer.seed, params.transfer.max_length)
         arms[targets] = summary(record, zs)
     out = {

@@ -1,4 +1,9 @@
-"""Stage zeroshot: each Emo Pillars model read on a benchmark through the label mapping, no benchmark training."""
+"""Stage zeroshot: each Emo Pillars model read on a benchmark through the label mapping, no benchmark training.
+
+Writes one evaluation record per model, ``<metrics-dir>/<init>.json``, and its
+test predictions ``<predictions-dir>/<init>.jsonl``; a user-supplied benchmark
+that is not configured leaves a skip record, ``<metrics-dir>/skipped.json``.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +12,11 @@ import sys
 import time
 from pathlib import Path
 
+from emopillars import benchmarks
 from emopillars.config import load_params
-from emopillars.io import atomic_path, write_json, write_jsonl
-from emopillars.train.transfer import PRIMARY_METRIC, PROTOCOL, zero_shot
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from transfer import read_splits  # noqa: E402
+from emopillars.contracts.evaluation import SKIP_FILE, SkippedBenchmarks, SkipRecord
+from emopillars.io import atomic_path, write_jsonl
+from emopillars.train.transfer import zero_shot
 
 
 def main(argv=None) -> int:
@@ -26,29 +30,29 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     params = load_params(args.params)
     tp = params.transfer
+    if args.benchmark not in tp.benchmarks:
+        print(f"zeroshot: error: {args.benchmark!r} is not in transfer.benchmarks ({', '.join(tp.benchmarks)})",
+              file=sys.stderr)
+        return 2
     started = time.time()
     with atomic_path(args.metrics_dir) as mtmp, atomic_path(args.predictions_dir) as ptmp:
         mtmp.mkdir(parents=True)
         ptmp.mkdir(parents=True)
-        splits, reason = read_splits(args.benchmark, params, args.raw_dir)
-        if splits is None or args.benchmark not in tp.benchmarks:
-            reason = reason or "not in transfer.benchmarks"
-            (mtmp / "SKIPPED.txt").write_text(f"{args.benchmark}: skipped: {reason}\n")
+        splits, reason = benchmarks.read_splits(args.benchmark, params, args.raw_dir)
+        if splits is None:
+            SkippedBenchmarks(skipped=[SkipRecord(kind="zeroshot", benchmark=args.benchmark, reason=reason)]).write(
+                mtmp / SKIP_FILE)
             print(f"zeroshot {args.benchmark}: skipped: {reason}")
             return 0
         inits = [i for i in tp.inits if i != "base"]
         for init in inits:
-            rec, rows = zero_shot(args.benchmark, splits, Path(args.models_dir) / init, params.evaluate,
-                                  tp.max_eval_examples, tp.seed, tp.max_length)
-            rec = {"benchmark": args.benchmark, "init": init, "fraction": 0.0, "n_train": 0,
-                   "protocol": "zero-shot: the Emo Pillars model's 28 scores projected to the benchmark's labels "
-                               "(max over each label's mapped classes, emopillars.data.label_maps); no benchmark "
-                               "training; test set as in transfer: " + PROTOCOL[args.benchmark], **rec}
-            write_json(mtmp / f"{init}.json", rec)
-            write_jsonl(ptmp / f"{init}.jsonl", rows)
-            pm = rec["metrics"][PRIMARY_METRIC[args.benchmark]]
-            print(f"zeroshot {args.benchmark} {init}: {PRIMARY_METRIC[args.benchmark]} {pm['value']:.3f} "
-                  f"[{pm['ci_low']:.3f}, {pm['ci_high']:.3f}], {rec['labels_per_example']:.2f} labels/example")
+            record, rows = zero_shot(args.benchmark, splits, Path(args.models_dir) / init, init, params.evaluate,
+                                     tp.max_eval_examples, tp.seed, tp.max_length)
+            record.write(mtmp / f"{record.run.run_name}.json")
+            write_jsonl(ptmp / f"{record.run.run_name}.jsonl", rows)
+            pm = record.primary
+            print(f"zeroshot {args.benchmark} {init}: {record.primary_metric} {pm.value:.3f} "
+                  f"[{pm.ci_low:.3f}, {pm.ci_high:.3f}], {record.labels_per_example:.2f} labels/example")
     print(f"zeroshot {args.benchmark}: {len(inits)} models in {time.time() - started:.0f} s")
     return 0
 

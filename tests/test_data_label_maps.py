@@ -5,32 +5,33 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from emopillars import benchmarks
 from emopillars.data.label_maps import (
-    BENCHMARK_LABELS,
-    TO_TAXONOMY,
     primary_class,
     project_label,
     project_scores,
     projection_sets,
     to_taxonomy,
 )
-from emopillars.data.readers import BENCHMARK_READERS, IEMOCAP_PROTOCOLS
+from emopillars.data.readers import IEMOCAP_PROTOCOLS
 from emopillars.taxonomy import EMOTION_INDEX, EMOTIONS, EMOTION_TO_EKMAN
 
-BENCHMARKS = sorted(BENCHMARK_LABELS)
+BENCHMARKS = benchmarks.names()
 
 
-def test_every_reader_has_a_label_set_and_a_mapping():
-    assert set(BENCHMARK_READERS) == set(BENCHMARK_LABELS) == set(TO_TAXONOMY)
+def labels(name):
+    return benchmarks.get(name).labels
+
+
+def test_iemocap_protocols_keep_exactly_their_label_sets():
     # the raw IEMOCAP labels each protocol keeps are exactly that protocol's label set
-    assert set(IEMOCAP_PROTOCOLS[4].values()) == set(BENCHMARK_LABELS["iemocap"])
-    assert set(IEMOCAP_PROTOCOLS[6].values()) == set(BENCHMARK_LABELS["iemocap6"])
+    assert set(IEMOCAP_PROTOCOLS[4].values()) == set(labels("iemocap"))
+    assert set(IEMOCAP_PROTOCOLS[6].values()) == set(labels("iemocap6"))
 
 
 @pytest.mark.parametrize("benchmark", BENCHMARKS)
 def test_mapping_is_total_and_lands_in_the_taxonomy(benchmark):
-    mapping = TO_TAXONOMY[benchmark]
-    assert set(mapping) == set(BENCHMARK_LABELS[benchmark])
+    mapping = benchmarks.get(benchmark).to_taxonomy
     for label, classes in mapping.items():
         assert classes, f"{benchmark}:{label} maps to nothing"
         assert all(c in EMOTION_INDEX for c in classes), f"{benchmark}:{label} -> {classes}"
@@ -39,7 +40,7 @@ def test_mapping_is_total_and_lands_in_the_taxonomy(benchmark):
 @pytest.mark.parametrize("benchmark", BENCHMARKS)
 def test_mapped_sets_are_disjoint_so_projection_round_trips(benchmark):
     seen = {}
-    for label, classes in TO_TAXONOMY[benchmark].items():
+    for label, classes in benchmarks.get(benchmark).to_taxonomy.items():
         for c in classes:
             assert c not in seen, f"{benchmark}: {c} mapped from both {seen[c]} and {label}"
             seen[c] = label
@@ -49,7 +50,7 @@ def test_mapped_sets_are_disjoint_so_projection_round_trips(benchmark):
         onehot[EMOTION_INDEX[c]] = 1.0
         assert project_label(onehot, benchmark) == label
     # and a label's primary class goes forward and back to the label
-    for label in BENCHMARK_LABELS[benchmark]:
+    for label in labels(benchmark):
         assert to_taxonomy(benchmark, [label]) == [primary_class(benchmark, label)]
 
 
@@ -68,7 +69,7 @@ def test_project_scores_is_max_over_mapped_classes():
     scores = rng.random((5, 28))
     projected = project_scores(scores, "meld")
     assert projected.shape == (5, 7)
-    joy = BENCHMARK_LABELS["meld"].index("joy")
+    joy = labels("meld").index("joy")
     cols = [EMOTION_INDEX[c] for c in ("joy", "amusement", "excitement")]
     np.testing.assert_allclose(projected[:, joy], scores[:, cols].max(axis=1))
     with pytest.raises(ValueError, match="last axis of 28"):

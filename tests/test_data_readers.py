@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from emopillars.config import DataParams
-from emopillars.data.label_maps import BENCHMARK_LABELS
+from emopillars import benchmarks
 from emopillars.data.readers import (
     DataError,
     DatasetNotSupplied,
@@ -120,11 +120,11 @@ def test_iemocap_protocols_and_split():
     assert dev_dialogs and not dev_dialogs & {r.meta["dialog"] for r in six["train"]}
     # 4-class: exc folds into hap; fru, sur, xxx and unlabelled turns are excluded and counted
     labels4 = {lab for recs in four.values() for r in recs for lab in r.labels}
-    assert labels4 <= set(BENCHMARK_LABELS["iemocap"]) and "hap" in labels4
+    assert labels4 <= set(benchmarks.get("iemocap").labels) and "hap" in labels4
     assert all(r.labels == ["hap"] for recs in four.values() for r in recs if r.meta["raw_label"] == "exc")
     assert four.excluded == {"label_fru": 2, "label_xxx": 1, "label_sur": 1, "turn_without_label": 1}
     assert sum(four.counts().values()) == 16 and sum(six.counts().values()) == 18
-    assert {lab for recs in six.values() for r in recs for lab in r.labels} == set(BENCHMARK_LABELS["iemocap6"])
+    assert {lab for recs in six.values() for r in recs for lab in r.labels} == set(benchmarks.get("iemocap6").labels)
     assert four.skipped == {"untimed_transcript_line": 1}
 
 

@@ -14,7 +14,8 @@ import pytest
 import torch
 import yaml
 
-from emopillars.data.label_maps import BENCHMARK_LABELS, TO_TAXONOMY, primary_class
+from emopillars import benchmarks
+from emopillars.data.label_maps import primary_class
 from emopillars.taxonomy import EMOTION_INDEX, EMOTIONS
 from emopillars.train.data import Encoded, synthetic_examples
 from emopillars.train.modeling import build_classifier, fold_mean_pooling, load_classifier
@@ -87,12 +88,12 @@ def test_unknown_label_in_training_file_names_file_line_and_label(tmp_path):
 def test_label_mapping_round_trip_through_the_taxonomy_head():
     for bench in ("isear", "meld", "iemocap", "emocontext"):
         head = Head(bench, "taxonomy28")
-        for i, label in enumerate(BENCHMARK_LABELS[bench]):
+        for i, label in enumerate(benchmarks.get(bench).labels):
             onehot = np.zeros((1, len(EMOTIONS)))
             onehot[0, EMOTION_INDEX[primary_class(bench, label)]] = 1.0
             assert head.to_bench_scores(onehot).argmax(1)[0] == i, (bench, label)
             # every mapped class (not only the primary) reads back as the same label
-            for cls in TO_TAXONOMY[bench][label]:
+            for cls in benchmarks.get(bench).to_taxonomy[label]:
                 onehot = np.zeros((1, len(EMOTIONS)))
                 onehot[0, EMOTION_INDEX[cls]] = 1.0
                 assert head.to_bench_scores(onehot).argmax(1)[0] == i

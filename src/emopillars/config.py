@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Optional
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 
 class ParamsError(ValueError):
@@ -190,8 +190,16 @@ class TrainParams(Section):
     num_processes: Annotated[int, Field(ge=1)] | Literal["auto"] = "auto"
 
 
+def _registered_benchmark(name: str) -> str:
+    from emopillars import benchmarks
+
+    if name not in benchmarks.names():
+        raise ValueError(f"unknown benchmark {name!r}; expected one of {', '.join(benchmarks.names())}")
+    return name
+
+
 class TransferParams(Section):
-    benchmarks: list[Literal["goemotions", "isear", "meld", "iemocap", "emocontext"]] = ["goemotions", "isear", "meld"]
+    benchmarks: list[Annotated[str, AfterValidator(_registered_benchmark)]] = ["goemotions", "isear", "meld"]
     inits: list[Literal["base", "contextless", "contextual"]] = ["base", "contextless", "contextual"]
     head: Literal["taxonomy28", "benchmark"] = "benchmark"
     fractions: list[float] = [0.01, 0.1, 1.0]

@@ -13,9 +13,9 @@ import argparse
 import json
 from collections import Counter
 
+from emopillars import benchmarks
 from emopillars.config import load_params
 from emopillars.data.readers import (
-    BENCHMARK_READERS,
     benchmark_root,
     load_benchmark,
     read_benchmark,
@@ -27,7 +27,7 @@ CORPORA = ("fairytaleqa", "wikiplots")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("name", choices=sorted(BENCHMARK_READERS) + list(CORPORA), help="benchmark or corpus")
+    p.add_argument("name", choices=sorted(benchmarks.names()) + list(CORPORA), help="benchmark or corpus")
     p.add_argument("folder", nargs="?", help="dataset folder (default: from --params: data/raw/<name> or data.<name>_dir)")
     p.add_argument("--params", default="params.yaml", help="params file used when no folder is given")
     p.add_argument("--json", action="store_true", help="print JSON instead of a summary")

@@ -1,4 +1,4 @@
-"""Benchmark label sets and their mappings to the 28 GoEmotions classes.
+"""Benchmark labels read in the 28 GoEmotions classes, and 28-way scores read as benchmark labels.
 
 Two directions are needed:
 
@@ -14,7 +14,7 @@ class is the *primary* one: it is the single target used when one class is
 needed (``to_taxonomy(..., primary_only=True)``). The whole tuple is the set a
 projection takes the maximum over::
 
-    score(benchmark label) = max(score(c) for c in TO_TAXONOMY[benchmark][label])
+    score(benchmark label) = max(score(c) for c in benchmarks.get(benchmark).to_taxonomy[label])
 
 Within one benchmark the tuples are disjoint, so a one-hot 28-way vector of any
 mapped class projects back to exactly one benchmark label (the round trip the
@@ -27,99 +27,16 @@ labels fall into distinct Ekman groups (MELD, EmoContext, IEMOCAP 4-class);
 ISEAR (sadness, shame and guilt all fall under Ekman *sadness*) and IEMOCAP
 6-class (hap/exc, ang/fru) raise an error instead of silently merging labels.
 
-Choices that are not obvious (the rest are the same word on both sides):
-
-* ISEAR ``shame`` -> ``embarrassment``: GoEmotions has no shame; embarrassment is
-  its only self-conscious emotion about being seen failing a norm.
-* ISEAR ``guilt`` -> ``remorse``: remorse is regret for a wrong one has done,
-  which is what ISEAR's guilt situations describe.
-* ``fear`` also takes ``nervousness`` and ``anger``/``angry``/``ang`` also takes
-  ``annoyance`` (the milder intensity of the same emotion), except in IEMOCAP
-  6-class where annoyance belongs to ``fru``; ``sadness``/``sad`` also takes
-  ``grief``, and EmoContext ``sad`` also ``disappointment``.
-* MELD ``joy`` also takes ``amusement`` and ``excitement`` (sitcom dialogue: most
-  joy turns are laughing or excited).
-* IEMOCAP ``exc`` (excited) -> ``excitement``; 4-class ``hap`` (= hap + exc, the
-  usual merge) -> joy, excitement, amusement.
-* IEMOCAP ``fru`` (frustrated) -> ``annoyance`` first, then ``disappointment``:
-  frustration is anger at a blocked goal; annoyance is the GoEmotions class
-  annotators use for it, disappointment covers the resigned cases. In the
-  6-class protocol ``ang`` therefore maps to ``anger`` alone (the tuples must
-  stay disjoint).
-* EmoContext ``happy`` -> joy, amusement, excitement, love (chat messages where
-  the speaker is happy are often laughing or affectionate); ``others`` ->
-  ``neutral``. ``others`` in EmoContext means "none of happy/sad/angry", which
-  includes other emotions (surprise, fear...), so projecting it from
-  ``neutral`` alone under-scores it; this is a known weakness of reading a
-  28-way model on EmoContext, and trained heads do not have it.
+The mapping tables and the reasons for the choices that are not obvious are
+part of each benchmark's definition (:mod:`emopillars.benchmarks`).
 """
 
 from __future__ import annotations
 
 from typing import Iterable, Mapping, Sequence
 
+from emopillars import benchmarks
 from emopillars.taxonomy import EKMAN, EMOTION_INDEX, EMOTION_TO_EKMAN, EMOTIONS
-
-# Benchmark label sets, in a fixed order (the order of a benchmark head's outputs).
-BENCHMARK_LABELS: dict[str, tuple[str, ...]] = {
-    "goemotions": EMOTIONS,
-    "isear": ("joy", "fear", "anger", "sadness", "disgust", "shame", "guilt"),
-    "meld": ("anger", "disgust", "fear", "joy", "neutral", "sadness", "surprise"),
-    # IEMOCAP 4-class protocol: hap is the union of hap and exc.
-    "iemocap": ("ang", "hap", "neu", "sad"),
-    "iemocap6": ("ang", "hap", "exc", "neu", "sad", "fru"),
-    "emocontext": ("happy", "sad", "angry", "others"),
-}
-
-# Multi-label benchmarks (several gold labels per example); the others are single-label.
-MULTI_LABEL: frozenset[str] = frozenset({"goemotions"})
-
-TO_TAXONOMY: dict[str, dict[str, tuple[str, ...]]] = {
-    "goemotions": {e: (e,) for e in EMOTIONS},
-    "isear": {
-        "joy": ("joy",),
-        "fear": ("fear", "nervousness"),
-        "anger": ("anger", "annoyance"),
-        "sadness": ("sadness", "grief"),
-        "disgust": ("disgust",),
-        "shame": ("embarrassment",),
-        "guilt": ("remorse",),
-    },
-    "meld": {
-        "anger": ("anger", "annoyance"),
-        "disgust": ("disgust",),
-        "fear": ("fear", "nervousness"),
-        "joy": ("joy", "amusement", "excitement"),
-        "neutral": ("neutral",),
-        "sadness": ("sadness", "grief"),
-        "surprise": ("surprise",),
-    },
-    "iemocap": {
-        "ang": ("anger", "annoyance"),
-        "hap": ("joy", "excitement", "amusement"),
-        "neu": ("neutral",),
-        "sad": ("sadness", "grief"),
-    },
-    "iemocap6": {
-        "ang": ("anger",),
-        "hap": ("joy", "amusement"),
-        "exc": ("excitement",),
-        "neu": ("neutral",),
-        "sad": ("sadness", "grief"),
-        "fru": ("annoyance", "disappointment"),
-    },
-    "emocontext": {
-        "happy": ("joy", "amusement", "excitement", "love"),
-        "sad": ("sadness", "grief", "disappointment"),
-        "angry": ("anger", "annoyance"),
-        "others": ("neutral",),
-    },
-}
-
-
-def _check_benchmark(benchmark: str) -> None:
-    if benchmark not in TO_TAXONOMY:
-        raise KeyError(f"unknown benchmark {benchmark!r}; known: {', '.join(TO_TAXONOMY)}")
 
 
 def primary_class(benchmark: str, label: str) -> str:
@@ -128,13 +45,11 @@ def primary_class(benchmark: str, label: str) -> str:
 
 
 def _mapped(benchmark: str, label: str) -> tuple[str, ...]:
-    _check_benchmark(benchmark)
+    mapping = benchmarks.get(benchmark).to_taxonomy
     try:
-        return TO_TAXONOMY[benchmark][label]
+        return mapping[label]
     except KeyError:
-        raise KeyError(
-            f"{benchmark}: unknown label {label!r}; expected one of {', '.join(BENCHMARK_LABELS[benchmark])}"
-        ) from None
+        raise KeyError(f"{benchmark}: unknown label {label!r}; expected one of {', '.join(mapping)}") from None
 
 
 def to_taxonomy(benchmark: str, labels: Iterable[str], primary_only: bool = True) -> list[str]:
@@ -152,11 +67,11 @@ def to_taxonomy(benchmark: str, labels: Iterable[str], primary_only: bool = True
 
 def projection_sets(benchmark: str, method: str = "max") -> dict[str, tuple[str, ...]]:
     """For each benchmark label, the taxonomy classes its projected score is the max over."""
-    _check_benchmark(benchmark)
+    mapping = benchmarks.get(benchmark).to_taxonomy
     if method == "max":
-        return dict(TO_TAXONOMY[benchmark])
+        return dict(mapping)
     if method == "ekman":
-        groups = {lab: EMOTION_TO_EKMAN[classes[0]] for lab, classes in TO_TAXONOMY[benchmark].items()}
+        groups = {lab: EMOTION_TO_EKMAN[classes[0]] for lab, classes in mapping.items()}
         seen: dict[str, str] = {}
         for lab, group in groups.items():
             if group in seen:
@@ -174,7 +89,7 @@ def project_scores(scores: Sequence[Sequence[float]] | Sequence[float], benchmar
 
     ``scores`` is one vector of 28 or a batch (anything ``numpy.asarray`` takes
     with a last axis of 28). Returns a numpy array whose last axis follows
-    ``BENCHMARK_LABELS[benchmark]``.
+    the benchmark's labels (``emopillars.benchmarks.get(benchmark).labels``).
     """
     import numpy as np
 
@@ -182,16 +97,16 @@ def project_scores(scores: Sequence[Sequence[float]] | Sequence[float], benchmar
     if arr.shape[-1] != len(EMOTIONS):
         raise ValueError(f"expected scores with a last axis of {len(EMOTIONS)} (the taxonomy), got shape {arr.shape}")
     sets = projection_sets(benchmark, method)
-    cols = [arr[..., [EMOTION_INDEX[c] for c in sets[lab]]].max(axis=-1) for lab in BENCHMARK_LABELS[benchmark]]
+    cols = [arr[..., [EMOTION_INDEX[c] for c in sets[lab]]].max(axis=-1) for lab in benchmarks.get(benchmark).labels]
     return np.stack(cols, axis=-1)
 
 
 def project_label(scores: Sequence[float], benchmark: str, method: str = "max") -> str:
     """The benchmark label with the highest projected score (single-label benchmarks)."""
     projected = project_scores(scores, benchmark, method)
-    return BENCHMARK_LABELS[benchmark][int(projected.argmax(axis=-1))]
+    return benchmarks.get(benchmark).labels[int(projected.argmax(axis=-1))]
 
 
 def describe(benchmark: str) -> Mapping[str, str]:
     """Human-readable mapping lines, e.g. for a model card or a report table."""
-    return {lab: " | ".join(classes) for lab, classes in TO_TAXONOMY[benchmark].items()}
+    return {lab: " | ".join(classes) for lab, classes in benchmarks.get(benchmark).to_taxonomy.items()}

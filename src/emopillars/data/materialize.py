@@ -457,7 +457,8 @@ def split_counts(dataset: str, folder: str | os.PathLike, **read_opts) -> dict:
     """Records per split (and what reading skipped) of a materialised dataset or corpus, for the manifest."""
     from collections import Counter
 
-    from emopillars.data.readers import BENCHMARK_READERS, read_benchmark, read_fairytaleqa, read_wikiplots_with_counts
+    from emopillars import benchmarks
+    from emopillars.data.readers import read_benchmark, read_fairytaleqa, read_wikiplots_with_counts
 
     if dataset in ("fairytaleqa_stories", "fairytaleqa"):
         stories = read_fairytaleqa(folder)
@@ -469,7 +470,7 @@ def split_counts(dataset: str, folder: str | os.PathLike, **read_opts) -> dict:
         if any(skipped.values()):
             out["skipped"] = {k: v for k, v in skipped.items() if v}
         return out
-    if dataset not in BENCHMARK_READERS:
+    if dataset not in benchmarks.names():
         return {"splits": {}}  # a dataset added by the user with its own checksums and no reader here
     splits = read_benchmark(dataset, folder, **read_opts)
     out = {"splits": splits.counts(), "labels": splits.label_counts()}

@@ -5,8 +5,10 @@ a dict that also carries ``skipped``: how many rows of documented upstream junk
 were dropped, by reason, and ``excluded``: rows outside the chosen protocol).
 Narrative corpora become ``[Narrative, ...]``.
 
-Labels stay in each dataset's own label set (``BENCHMARK_LABELS[name]``); map
-them to the 28 classes with :mod:`emopillars.data.label_maps`.
+Labels stay in each dataset's own label set (``emopillars.benchmarks.get(name).labels``);
+map them to the 28 classes with :mod:`emopillars.data.label_maps`. Which reader
+reads which benchmark, and with which options, is the registry's business
+(:mod:`emopillars.benchmarks`).
 
 Error policy: a row that does not have the documented shape stops reading with
 ``file:line: what was expected`` (:class:`MalformedRow`). Rows that are known,
@@ -32,7 +34,6 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Callable, Iterable, Optional
 
-from emopillars.data.label_maps import BENCHMARK_LABELS
 from emopillars.data.records import EmotionRecord, Narrative
 from emopillars.taxonomy import EMOTIONS
 
@@ -338,6 +339,7 @@ def read_meld(root: str | os.PathLike, context_turns: Optional[int] = None) -> S
     unique upstream). Sentiment, season and episode go to ``meta``.
     """
     root = Path(root)
+    meld_labels = _registered("meld").labels
     out = Splits()
     for split, name in MELD_FILES.items():
         path = _require_file(root / name, f"MELD {split} split")
@@ -357,7 +359,7 @@ def read_meld(root: str | os.PathLike, context_turns: Optional[int] = None) -> S
                 except ValueError:
                     raise MalformedRow(path, line, "integer Dialogue_ID and Utterance_ID",
                                        f"{row['Dialogue_ID']},{row['Utterance_ID']}") from None
-                _check_label(row["Emotion"], BENCHMARK_LABELS["meld"], path, line, "Emotion")
+                _check_label(row["Emotion"], meld_labels, path, line, "Emotion")
                 if not row["Utterance"].strip():
                     raise MalformedRow(path, line, "a non-empty Utterance", row["Utterance"])
                 rows.append((dia, utt, line, row))
@@ -456,7 +458,7 @@ def read_iemocap(root: str | os.PathLike | None, protocol: int = 4, seed: int = 
     ``speaker`` is ``F`` or ``M`` and ``meta['actor']`` e.g. ``Ses01_F``.
     """
     if root is None:
-        raise DatasetNotSupplied(_not_supplied_message("iemocap"))
+        raise DatasetNotSupplied(_registered("iemocap").not_supplied_message())
     if protocol not in IEMOCAP_PROTOCOLS:
         raise ValueError(f"IEMOCAP protocol must be one of {sorted(IEMOCAP_PROTOCOLS)}, got {protocol!r}")
     root = Path(root)
@@ -525,8 +527,9 @@ def read_emocontext(root: str | os.PathLike | None, files: Optional[dict[str, st
     ``speaker`` ``A``).
     """
     if root is None:
-        raise DatasetNotSupplied(_not_supplied_message("emocontext"))
+        raise DatasetNotSupplied(_registered("emocontext").not_supplied_message())
     root = Path(root)
+    emocontext_labels = _registered("emocontext").labels
     out = Splits()
     for split, name in (files or EMOCONTEXT_FILES).items():
         path = root / name
@@ -548,7 +551,7 @@ def read_emocontext(root: str | os.PathLike | None, files: Optional[dict[str, st
                     raise MalformedRow(path, line_no, f"5 tab-separated fields (id, turn1, turn2, turn3, label), "
                                        f"found {len(fields)}", line)
                 cid, t1, t2, t3, label = (x.strip() for x in fields)
-                _check_label(label, BENCHMARK_LABELS["emocontext"], path, line_no, "label")
+                _check_label(label, emocontext_labels, path, line_no, "label")
                 if not t3:
                     raise MalformedRow(path, line_no, "a non-empty turn3", line)
                 records.append(EmotionRecord(
@@ -611,7 +614,7 @@ def _lines(path: Path) -> Iterable[str]:
 
 def read_wikiplots_with_counts(root: str | os.PathLike | None) -> tuple[list[Narrative], dict[str, int]]:
     if root is None:
-        raise DatasetNotSupplied(_not_supplied_message("wikiplots"))
+        raise DatasetNotSupplied(WIKIPLOTS_NOT_SUPPLIED)
     root = Path(root)
     plots_path = _require_file(root / "plots", "WikiPlots 'plots' file")
     titles_path = _require_file(root / "titles", "WikiPlots 'titles' file")
@@ -643,35 +646,18 @@ def read_wikiplots_with_counts(root: str | os.PathLike | None) -> tuple[list[Nar
     return stories, {"empty_plot": empty}
 
 
-# --------------------------------------------------------------------------- registry
-# benchmark -> (reader, folder under data/raw or the params key of a user-supplied folder)
-BENCHMARK_READERS: dict[str, Callable[..., Splits]] = {
-    "goemotions": read_goemotions,
-    "isear": read_isear,
-    "meld": read_meld,
-    "iemocap": lambda root, **opts: read_iemocap(root, protocol=4, **opts),
-    "iemocap6": lambda root, **opts: read_iemocap(root, protocol=6, **opts),
-    "emocontext": read_emocontext,
-}
-# Benchmarks materialised by the data stage into data/raw/<folder>.
-MIRRORED_BENCHMARKS: dict[str, str] = {"goemotions": "goemotions", "isear": "isear", "meld": "meld"}
-# Benchmarks and corpora each user supplies; value: the params key naming their folder.
-USER_SUPPLIED: dict[str, str] = {
-    "iemocap": "iemocap_dir", "iemocap6": "iemocap_dir", "emocontext": "emocontext_dir", "wikiplots": "wikiplots_dir",
-}
-_HOW_TO_GET = {
-    "iemocap": "IEMOCAP is licence-restricted: request the release from USC SAIL (https://sail.usc.edu/iemocap/)",
-    "iemocap6": "IEMOCAP is licence-restricted: request the release from USC SAIL (https://sail.usc.edu/iemocap/)",
-    "emocontext": "EmoContext (SemEval-2019 Task 3) may not be redistributed: obtain train.txt/dev.txt/test.txt "
-                  "from the task organisers",
-    "wikiplots": "WikiPlots is distributed as plots.zip (see github.com/markriedl/WikiPlots); unpack it",
-}
+# --------------------------------------------------------------------------- benchmarks by name
+WIKIPLOTS_NOT_SUPPLIED = ("wikiplots: no folder configured. WikiPlots is distributed as plots.zip (see "
+                          "github.com/markriedl/WikiPlots); unpack it, then set data.wikiplots_dir in conf/config.yaml "
+                          "(or run `dvc exp run -S data.wikiplots_dir=/path/to/it`) to the folder holding it.")
+# Corpora (not benchmarks) materialised by the data stage into data/raw/<folder>.
+CORPUS_FOLDERS: dict[str, str] = {"fairytaleqa": "fairytaleqa_stories"}
 
 
-def _not_supplied_message(name: str) -> str:
-    key = USER_SUPPLIED[name]
-    return (f"{name}: no folder configured. {_HOW_TO_GET[name]}, then set data.{key} in conf/config.yaml "
-            f"(or run `dvc exp run -S data.{key}=/path/to/it`) to the folder holding it.")
+def _registered(name: str):
+    from emopillars import benchmarks
+
+    return benchmarks.get(name)
 
 
 def read_benchmark(name: str, root: str | os.PathLike | None, **opts) -> Splits:
@@ -682,17 +668,7 @@ def read_benchmark(name: str, root: str | os.PathLike | None, **opts) -> Splits:
     benchmark raises :class:`DatasetNotSupplied`. ``opts`` go to the reader
     (e.g. ``seed`` for ISEAR's split, ``context_turns`` for MELD/IEMOCAP).
     """
-    if name not in BENCHMARK_READERS:
-        raise KeyError(f"unknown benchmark {name!r}; known: {', '.join(BENCHMARK_READERS)}")
-    if root is None or not Path(root).is_dir():
-        if name in USER_SUPPLIED:
-            msg = _not_supplied_message(name)
-            if root is not None:
-                msg = f"{root}: folder not found. " + msg
-            raise DatasetNotSupplied(msg)
-        raise DatasetNotSupplied(f"{name}: folder {root} not found; run the data stage (`dvc repro data`) "
-                                 "to materialise data/raw/ from the mirror")
-    return BENCHMARK_READERS[name](root, **opts)
+    return _registered(name).read(root, **opts)
 
 
 def benchmark_root(name: str, data_params, raw_dir: str | os.PathLike | None = None) -> Optional[Path]:
@@ -701,13 +677,11 @@ def benchmark_root(name: str, data_params, raw_dir: str | os.PathLike | None = N
     Mirrored datasets live in ``raw_dir`` (default ``data_params.out_dir``)/<folder>;
     user-supplied ones in the folder named by their params key (None if unset).
     """
-    if name in USER_SUPPLIED:
-        value = getattr(data_params, USER_SUPPLIED[name])
-        return Path(value) if value else None
-    folder = MIRRORED_BENCHMARKS.get(name, {"fairytaleqa": "fairytaleqa_stories"}.get(name))
-    if folder is None:
-        raise KeyError(f"unknown dataset {name!r}")
-    return Path(raw_dir or data_params.out_dir) / folder
+    if name == "wikiplots":
+        return Path(data_params.wikiplots_dir) if data_params.wikiplots_dir else None
+    if name in CORPUS_FOLDERS:
+        return Path(raw_dir or data_params.out_dir) / CORPUS_FOLDERS[name]
+    return _registered(name).root(data_params, raw_dir)
 
 
 def load_benchmark(name: str, data_params, raw_dir: str | os.PathLike | None = None, **opts) -> Splits:
@@ -717,6 +691,7 @@ def load_benchmark(name: str, data_params, raw_dir: str | os.PathLike | None = N
 
         splits = load_benchmark("isear", params.data)
     """
-    if name in ("isear", "iemocap", "iemocap6"):
+    b = _registered(name)
+    if b.split_seed_param == "data.split_seed":
         opts.setdefault("seed", data_params.split_seed)
-    return read_benchmark(name, benchmark_root(name, data_params, raw_dir), **opts)
+    return b.read(benchmark_root(name, data_params, raw_dir), **opts)

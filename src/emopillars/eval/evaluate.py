@@ -1,16 +1,19 @@
 """From scores to a metrics record: decision rule tuned on dev, metrics and intervals on test.
 
-The record has the keys every metrics file of the project shares (``metrics``
-{name: {value, ci_low, ci_high}}, ``per_class``, ``labels_per_example``,
-``thresholds``); callers add benchmark, init, fraction, protocol.
+:func:`evaluate_scores` returns the keys every metrics file of the project
+shares (``metrics`` {name: {value, ci_low, ci_high}}, ``per_class``,
+``labels_per_example``, ``thresholds``); :func:`evaluation_record` adds the
+run's identity and protocol to make the typed record a benchmark run writes,
+and :func:`prediction_rows` the rows of its predictions file.
 """
 
 from __future__ import annotations
 
-from typing import Literal, Optional, Sequence
+from typing import Any, Literal, Optional, Sequence
 
 import numpy as np
 
+from emopillars.contracts.evaluation import EvaluationRecord, RunIdentity
 from emopillars.eval.bootstrap import bootstrap_metrics, paired_bootstrap
 from emopillars.eval.metrics import classification_report
 from emopillars.eval.thresholds import (apply_thresholds, predict_single_label, tune_global_threshold,
@@ -75,3 +78,39 @@ def evaluate_scores(test_probs: np.ndarray, test_gold: np.ndarray, labels: Seque
                                               bootstrap_samples, seed)
     out["predictions"] = pred
     return out
+
+
+def evaluation_record(run: RunIdentity, system: str, protocol: str, evaluated: dict, n_train: int,
+                      **extra: Any) -> EvaluationRecord:
+    """The typed record of one run from :func:`evaluate_scores`' output (without its predictions).
+
+    ``extra`` fills the optional fields (``n_dev``, ``train_seconds``, ``best_dev``,
+    ``rejected_answers``); the alternative rule's macro-F1 of a multi-label run
+    becomes ``alternative_rule_macro_f1``.
+    """
+    fields = {k: v for k, v in evaluated.items() if k != "predictions"}
+    for other in ("global", "per_class"):
+        key = f"macro_f1_with_{other}_thresholds"
+        if key in fields:
+            fields["alternative_rule_macro_f1"] = fields.pop(key)
+    return EvaluationRecord(run=run, system=system, protocol=protocol, n_train=n_train, **fields, **extra)
+
+
+def prediction_rows(records, labels: Sequence[str], pred: np.ndarray, scores: Optional[np.ndarray] = None,
+                    raw: Optional[Sequence[str]] = None) -> list[dict]:
+    """One row per test record: ``id``, ``gold``, ``pred`` (label names), then ``scores`` or ``raw`` when given.
+
+    ``pred`` is class ids (one per row) or an indicator matrix (any number of
+    labels per row, none for a rejected answer).
+    """
+    pred = np.asarray(pred)
+    rows = []
+    for i, r in enumerate(records):
+        chosen = [labels[j] for j in np.flatnonzero(pred[i])] if pred.ndim == 2 else [labels[int(pred[i])]]
+        row = {"id": r.id, "gold": list(r.labels), "pred": chosen}
+        if scores is not None:
+            row["scores"] = [round(float(x), 5) for x in scores[i]]
+        if raw is not None:
+            row["raw"] = raw[i]
+        rows.append(row)
+    return rows

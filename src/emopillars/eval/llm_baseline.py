@@ -1,10 +1,13 @@
 """The generator as a zero-shot classifier: one structured-output request per test example.
 
 ``format_request`` and ``parse_answer`` are the two pure halves (tested without
-a model); the stage sends the requests through the generation engine. The
-answer schema restricts emotions to the benchmark's labels, so every valid
-answer is in the label set; how many labels the model picks per example is
-reported next to the scores (the paper notes that LLMs over-predict).
+a model); the stage sends the requests through the generation engine and
+:func:`evaluate_answers` scores what came back. The answer schema restricts
+emotions to the benchmark's labels, so every valid answer is in the label set;
+how many labels the model picks per example is reported next to the scores
+(the paper notes that LLMs over-predict). A rejected answer (one that failed
+validation) counts as no label on a multi-label benchmark and as a wrong label
+on a single-label one (:func:`score_answers`).
 """
 
 from __future__ import annotations
@@ -14,6 +17,9 @@ from typing import Literal, Sequence
 import numpy as np
 from pydantic import BaseModel, Field, create_model
 
+from emopillars import benchmarks
+from emopillars.contracts.evaluation import EvaluationRecord, RunIdentity
+from emopillars.eval.evaluate import evaluate_scores, evaluation_record, prediction_rows
 from emopillars.llm.types import GenerationRequest, SamplingParams
 from emopillars.synth.prompts import load_template
 
@@ -56,3 +62,51 @@ def parse_answer(parsed: dict | None, labels: Sequence[str], multi_label: bool) 
     for e in chosen:
         row[list(labels).index(e)] = True
     return row
+
+
+def protocol(benchmark: str, n_test: int) -> str:
+    """The protocol text of an LLM-baseline record."""
+    return ("zero-shot LLM classification with a JSON schema restricted to the benchmark's labels (temperature 0); "
+            "rejected answers count as no label (multi-label) or wrong (single-label); "
+            f"first {n_test} examples of the transfer test sample; " + benchmarks.get(benchmark).protocol)
+
+
+def benchmark_requests(benchmark: str, test_records, seed: int) -> list[GenerationRequest]:
+    """One request per test record, tagged with the benchmark (context given where the benchmark uses it)."""
+    b = benchmarks.get(benchmark)
+    requests = [format_request(r, b.labels, b.multi_label, seed, use_context=b.context) for r in test_records]
+    for q in requests:
+        q.meta["benchmark"] = benchmark
+    return requests
+
+
+def score_answers(answers: np.ndarray, gold: np.ndarray, multi_label: bool) -> tuple[dict, np.ndarray]:
+    """The decision rule and the scores that make the answers (indicator rows) the predictions.
+
+    Multi-label: the indicator rows themselves (a rejected answer is no label).
+    Single-label: one-hot rows; a rejected answer (no label) is scored as a
+    wrong label, never as a lucky arg-max of zeros.
+    """
+    if multi_label:
+        return {"kind": "global", "global": 0.5}, answers.astype(float)
+    n_labels = answers.shape[1]
+    ids = np.where(answers.any(1), answers.argmax(1), (gold + 1) % n_labels)
+    return {"kind": "argmax"}, np.eye(n_labels)[ids]
+
+
+def evaluate_answers(benchmark: str, test_records, results, ep, system: str) -> tuple[EvaluationRecord, list[dict]]:
+    """The evaluation record and prediction rows of the engine's ``results`` (one per test record, in order)."""
+    from emopillars.train.transfer import Head, gold
+
+    b = benchmarks.get(benchmark)
+    labels = list(b.labels)
+    answers = np.stack([parse_answer(r.parsed if r.ok else None, labels, b.multi_label) for r in results])
+    g = gold(test_records, Head(benchmark, "benchmark"))
+    rule, scores = score_answers(answers, g, b.multi_label)
+    rec = evaluate_scores(scores, g, labels, b.multi_label, rule, b.primary_metric, ep.bootstrap_samples,
+                          ep.confidence, ep.seed)
+    rec["labels_per_example"] = float(answers.sum(1).mean())
+    run = RunIdentity(kind="llm_baseline", benchmark=benchmark, init="llm", fraction=0.0, head="structured_output")
+    record = evaluation_record(run, system, protocol(benchmark, len(test_records)), rec, 0,
+                               rejected_answers=sum(not r.ok for r in results))
+    return record, prediction_rows(test_records, labels, answers, raw=[r.raw for r in results])

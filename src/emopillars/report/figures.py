@@ -110,18 +110,19 @@ def label_distribution_figure(results: dict, synthetic: Iterable[str] = ("contex
 def per_class_f1_figure(results: dict, benchmark: str = "goemotions"):
     runs = [r for r in transfer_runs(results) if r.benchmark == benchmark]
     full = full_data_fraction(runs)
-    runs = {r.init: r for r in runs if r.fraction == full and isinstance(r.data.get("per_class"), dict)}
+    runs = {r.init: r for r in runs if r.fraction == full}
     if "base" not in runs or len(runs) < 2:
         return None
-    labels = [e for e in EMOTIONS if e in runs["base"].data["per_class"]] or sorted(runs["base"].data["per_class"])
-    order = sorted(labels, key=lambda l: -(runs["base"].data["per_class"][l].get("f1") or 0))
+    base = runs["base"].record.per_class
+    labels = [e for e in EMOTIONS if e in base] or sorted(base)
+    order = sorted(labels, key=lambda l: -base[l].f1)
     _style()
     fig, ax = plt.subplots(figsize=(3.4, 0.16 * len(order) + 0.9))
     y = np.arange(len(order))
     inits = inits_in(list(runs.values()))
     height = 0.8 / len(inits)
     for k, init in enumerate(inits):
-        f1 = [float((runs[init].data["per_class"].get(l) or {}).get("f1") or 0) for l in order]
+        f1 = [runs[init].record.per_class[l].f1 for l in order]
         ax.barh(y + (k - (len(inits) - 1) / 2) * height, f1, height, label=init_name(init), color=PALETTE.get(init))
     ax.set_yticks(y, order)
     ax.invert_yaxis()

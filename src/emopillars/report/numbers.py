@@ -85,32 +85,25 @@ def compute_numbers(results: dict) -> dict[str, str]:
     runs = transfer_runs(results)
     for r in runs:
         base = macro_name(r.benchmark, r.init) + fraction_word(r.fraction)
-        if r.primary:
-            out[base] = _fmt(r.primary.value)
-            if r.primary.ci:
-                out[macro_name(r.benchmark, r.init, "ci low") + fraction_word(r.fraction)] = _fmt(r.primary.ci[0])
-                out[macro_name(r.benchmark, r.init, "ci high") + fraction_word(r.fraction)] = _fmt(r.primary.ci[1])
-        if r.paired_test:
+        out[base] = _fmt(r.primary.value)
+        out[macro_name(r.benchmark, r.init, "ci low") + fraction_word(r.fraction)] = _fmt(r.primary.ci_low)
+        out[macro_name(r.benchmark, r.init, "ci high") + fraction_word(r.fraction)] = _fmt(r.primary.ci_high)
+        pt = r.paired_test
+        if pt:
             stem = macro_name(r.benchmark, r.init)
-            if isinstance(r.paired_test.get("delta"), (int, float)):
-                out[f"{stem}Delta{fraction_word(r.fraction)}"] = f"{r.paired_test['delta']:+.3f}"
-            out[f"{stem}PValue{fraction_word(r.fraction)}"] = _fmt(r.paired_test["p_value"])
-            out[f"{stem}PValueRel{fraction_word(r.fraction)}"] = _p_relation(r.paired_test["p_value"],
-                                                                             r.paired_test.get("samples"))
+            out[f"{stem}Delta{fraction_word(r.fraction)}"] = f"{pt.delta:+.3f}"
+            out[f"{stem}PValue{fraction_word(r.fraction)}"] = _fmt(pt.p_value)
+            out[f"{stem}PValueRel{fraction_word(r.fraction)}"] = _p_relation(pt.p_value, pt.samples)
     if full_data_fraction(runs) is not None:
         out["NBenchmarks"] = str(len(benchmarks_in(runs)))
 
     for r in zeroshot_runs(results):
         stem = macro_name("zeroshot", r.init)
-        if r.primary:
-            out[stem + macro_name(r.benchmark)] = _fmt(r.primary.value)
-        if r.labels_per_example is not None:
-            out[stem + "LabelsPerExample" + macro_name(r.benchmark)] = _fmt(r.labels_per_example, 2)
+        out[stem + macro_name(r.benchmark)] = _fmt(r.primary.value)
+        out[stem + "LabelsPerExample" + macro_name(r.benchmark)] = _fmt(r.labels_per_example, 2)
     for r in llm_runs(results):
-        if r.primary:
-            out["Llm" + macro_name(r.benchmark)] = _fmt(r.primary.value)
-        if r.labels_per_example is not None:
-            out["LlmLabelsPerExample" + macro_name(r.benchmark)] = _fmt(r.labels_per_example, 2)
+        out["Llm" + macro_name(r.benchmark)] = _fmt(r.primary.value)
+        out["LlmLabelsPerExample" + macro_name(r.benchmark)] = _fmt(r.labels_per_example, 2)
 
     he = results.get("humaneval") or {}
     if he.get("n_annotators"):

@@ -3,18 +3,22 @@
 The mapping mirrors the folder layout: ``transfer/goemotions/base__frac1.0.json``
 becomes ``results["transfer"]["goemotions"]["base__frac1.0"]``. A part of the
 pipeline that has not run simply has no key; readers below return empty
-collections for it, so every table and figure omits what is missing.
+collections for it, so every table and figure omits what is missing. What is
+there is read as the typed records the stages write
+(:mod:`emopillars.contracts.evaluation`): a file that does not match its model
+fails naming the file and the field.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Optional
 
+from emopillars import benchmarks
+from emopillars.contracts.evaluation import SKIP_FILE, EvaluationRecord, Interval, PairedTest, SkippedBenchmarks, SkipRecord
 from emopillars.io import read_json
 
 INITS = ("base", "contextless", "contextual")
@@ -24,22 +28,8 @@ INIT_NAMES = {
     "contextual": "Emo Pillars (contextual)",
     "llm": "LLM (generator)",
 }
-BENCHMARK_NAMES = {
-    "goemotions": "GoEmotions",
-    "isear": "ISEAR",
-    "meld": "MELD",
-    "iemocap": "IEMOCAP",
-    "emocontext": "EmoContext",
-}
-METRIC_NAMES = {
-    "macro_f1": "macro-F1",
-    "micro_f1": "micro-F1",
-    "weighted_f1": "weighted-F1",
-    "accuracy": "accuracy",
-    "micro_f1_happy_sad_angry": "micro-F1 (3 emotions)",
-}
 BULKY_KEYS = frozenset({"predictions", "probabilities", "scores_matrix"})
-_RUN_NAME = re.compile(r"^(?P<init>[A-Za-z0-9_-]+?)__frac(?P<fraction>[0-9.eE+-]+)$")
+EVALUATION_KINDS = ("transfer", "zeroshot", "llm_baseline")
 
 
 def aggregate(metrics_dir: str | os.PathLike, base: str | os.PathLike | None = None) -> dict:
@@ -122,84 +112,110 @@ def _num(x: Any) -> Optional[float]:
 
 @dataclass(frozen=True)
 class Run:
-    """One evaluation (transfer, zero-shot or LLM baseline) read from the results."""
+    """One evaluation (transfer, zero-shot or LLM baseline): its typed record and the file it came from."""
 
-    kind: str  # transfer | zeroshot | llm_baseline
-    benchmark: str
-    init: str
-    fraction: Optional[float]
-    data: dict
+    record: EvaluationRecord
     source: str
 
     @property
-    def primary_metric(self) -> Optional[str]:
-        pm = self.data.get("primary_metric")
-        if isinstance(pm, str):
-            return pm
-        metrics = self.data.get("metrics") or {}
-        return next(iter(metrics), None)
+    def kind(self) -> str:
+        return self.record.run.kind
 
     @property
-    def primary(self) -> Optional[Score]:
-        pm = self.primary_metric
-        return score(self.data.get("metrics"), pm) if pm else None
+    def benchmark(self) -> str:
+        return self.record.run.benchmark
+
+    @property
+    def init(self) -> str:
+        return self.record.run.init
+
+    @property
+    def fraction(self) -> float:
+        return self.record.run.fraction
+
+    @property
+    def primary_metric(self) -> str:
+        return self.record.primary_metric
+
+    @property
+    def primary(self) -> Score:
+        return _score(self.record.primary)
 
     def metric(self, name: str) -> Optional[Score]:
-        return score(self.data.get("metrics"), name)
+        m = self.record.metrics.get(name)
+        return _score(m) if m is not None else None
 
     @property
-    def labels_per_example(self) -> Optional[float]:
-        lpe = self.data.get("labels_per_example")
-        if isinstance(lpe, dict):
-            lpe = lpe.get("predicted", lpe.get("mean"))
-        return _num(lpe)
+    def labels_per_example(self) -> float:
+        return self.record.labels_per_example
 
     @property
-    def paired_test(self) -> Optional[dict]:
-        pt = self.data.get("paired_test")
-        return pt if isinstance(pt, dict) and _num(pt.get("p_value")) is not None else None
+    def paired_test(self) -> Optional[PairedTest]:
+        return self.record.paired_test
+
+
+def _score(m: Interval) -> Score:
+    return Score(m.value, m.ci_low, m.ci_high)
+
+
+def _records(kind: str, files: dict, folder: str) -> Iterator[tuple[str, dict]]:
+    """``(source, data)`` of the evaluation records in one folder of the results (skip lists left out)."""
+    for stem, data in sorted(files.items()):
+        if stem != SKIP_FILE.removesuffix(".json"):
+            yield f"outputs/metrics/{kind}/{folder}{stem}.json", data
+
+
+def _evaluation_files(results: dict, kind: str) -> Iterator[tuple[str, dict]]:
+    node = results.get(kind) or {}
+    if kind == "llm_baseline":
+        yield from _records(kind, node, "")
+        return
+    for bench, files in sorted(node.items()):
+        yield from _records(kind, files, f"{bench}/")
+
+
+def runs(results: dict, kind: str) -> list[Run]:
+    """The runs of one kind (``transfer``, ``zeroshot`` or ``llm_baseline``) in ``results``."""
+    out = []
+    for source, data in _evaluation_files(results, kind):
+        record = EvaluationRecord.parse(data, source)
+        if record.run.kind != kind:
+            raise ValueError(f"{source}: a {record.run.kind} record in the {kind} folder")
+        out.append(Run(record, source))
+    return out
 
 
 def transfer_runs(results: dict) -> list[Run]:
-    runs = []
-    for bench, files in sorted((results.get("transfer") or {}).items()):
-        if not isinstance(files, dict):
-            continue
-        for stem, data in sorted(files.items()):
-            m = _RUN_NAME.match(stem)
-            if not m or not isinstance(data, dict):
-                continue
-            fraction = _num(data.get("fraction"))
-            if fraction is None:
-                fraction = float(m.group("fraction"))
-            runs.append(Run("transfer", data.get("benchmark", bench), data.get("init", m.group("init")), fraction, data,
-                            f"outputs/metrics/transfer/{bench}/{stem}.json"))
-    return runs
+    return runs(results, "transfer")
 
 
 def zeroshot_runs(results: dict) -> list[Run]:
-    runs = []
-    for bench, files in sorted((results.get("zeroshot") or {}).items()):
-        for init, data in sorted((files or {}).items()):
-            if isinstance(data, dict):
-                runs.append(Run("zeroshot", data.get("benchmark", bench), data.get("init", init), None, data,
-                                f"outputs/metrics/zeroshot/{bench}/{init}.json"))
-    return runs
+    return runs(results, "zeroshot")
 
 
 def llm_runs(results: dict) -> list[Run]:
-    runs = []
-    for bench, data in sorted((results.get("llm_baseline") or {}).items()):
-        if isinstance(data, dict) and "metrics" in data:
-            runs.append(Run("llm_baseline", data.get("benchmark", bench), "llm", None, data,
-                            f"outputs/metrics/llm_baseline/{bench}.json"))
-    return runs
+    return runs(results, "llm_baseline")
+
+
+def skipped_benchmarks(results: dict, kind: str) -> list[SkipRecord]:
+    """The benchmarks a stage of ``kind`` recorded as skipped (``skipped.json``), in registry order."""
+    node = results.get(kind) or {}
+    stem = SKIP_FILE.removesuffix(".json")
+    found = []
+    if kind == "llm_baseline":
+        files = {f"outputs/metrics/{kind}/{SKIP_FILE}": node[stem]} if stem in node else {}
+    else:
+        files = {f"outputs/metrics/{kind}/{b}/{SKIP_FILE}": f[stem] for b, f in sorted(node.items()) if stem in f}
+    for source, data in files.items():
+        found += SkippedBenchmarks.parse(data, source).skipped
+    order = {b: i for i, b in enumerate(benchmarks.names())}
+    return sorted(found, key=lambda s: (order.get(s.benchmark, len(order)), s.benchmark))
 
 
 def benchmarks_in(runs: list[Run]) -> list[str]:
-    """Benchmarks in the canonical order of :data:`BENCHMARK_NAMES`, then any others."""
+    """Benchmarks in the registry's order, then any others."""
     seen = {r.benchmark for r in runs}
-    order = [b for b in BENCHMARK_NAMES if b in seen]
+    order = [b for b in benchmarks.names() if b in seen]
     return order + sorted(seen - set(order))
 
 
@@ -297,7 +313,7 @@ def iter_dataset_stats(results: dict) -> Iterator[tuple[str, dict]]:
 
 
 def benchmark_name(b: str) -> str:
-    return BENCHMARK_NAMES.get(b, b)
+    return benchmarks.get(b).display_name if b in benchmarks.names() else b
 
 
 def init_name(i: str) -> str:
@@ -305,7 +321,7 @@ def init_name(i: str) -> str:
 
 
 def metric_name(m: Optional[str]) -> str:
-    return METRIC_NAMES.get(m or "", m or "")
+    return benchmarks.METRIC_NAMES.get(m or "", m or "")
 
 
 def dumps(results: dict) -> str:
@@ -338,21 +354,15 @@ def _pct_key(f: Optional[float]) -> str:
 
 def _run_summary(run: Run) -> dict:
     out: dict[str, Any] = {}
-    for name in (run.data.get("metrics") or {}):
-        s = run.metric(name)
-        if s is not None:
-            out[name] = s.value
-            if s.ci:
-                out[f"{name}_ci_low"], out[f"{name}_ci_high"] = s.ci
-    if run.labels_per_example is not None:
-        out["labels_per_example"] = run.labels_per_example
+    for name, m in run.record.metrics.items():
+        out[name] = m.value
+        out[f"{name}_ci_low"], out[f"{name}_ci_high"] = m.ci_low, m.ci_high
+    out["labels_per_example"] = run.labels_per_example
     pt = run.paired_test
     if pt:
-        if _num(pt.get("delta")) is not None:
-            out["delta_vs_base"] = _num(pt["delta"])
-        out["p_value_vs_base"] = _num(pt["p_value"])
-    if isinstance(run.data.get("n_train"), (int, float)):
-        out["n_train"] = run.data["n_train"]
+        out["delta_vs_base"] = pt.delta
+        out["p_value_vs_base"] = pt.p_value
+    out["n_train"] = run.record.n_train
     return out
 
 

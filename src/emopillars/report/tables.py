@@ -20,6 +20,7 @@ from emopillars.report.results import (
     llm_runs,
     metric_name,
     score,
+    skipped_benchmarks,
     transfer_runs,
     zeroshot_runs,
 )
@@ -48,7 +49,7 @@ def fraction_label(f: float) -> str:
 
 def _marker(run: Run) -> str:
     pt = run.paired_test
-    if pt and pt["p_value"] < SIGNIFICANCE and (pt.get("delta") or 0) > 0:
+    if pt and pt.p_value < SIGNIFICANCE and pt.delta > 0:
         return "dagger"
     return ""
 
@@ -61,20 +62,22 @@ def _dagger_note(t: Table) -> list:
 
 
 def _primary_metric(runs: list[Run], benchmark: str) -> Optional[str]:
-    for r in runs:
-        if r.benchmark == benchmark and r.primary_metric:
-            return r.primary_metric
-    return None
+    return next((r.primary_metric for r in runs if r.benchmark == benchmark), None)
 
 
 def _interval_note(runs: list[Run]) -> str:
-    def level(r: Run):
-        boot = r.data.get("bootstrap") if isinstance(r.data.get("bootstrap"), dict) else {}
-        return boot.get("confidence", r.data.get("confidence"))
-
-    levels = {level(r) for r in runs if isinstance(level(r), (int, float))}
+    levels = {r.record.bootstrap.confidence for r in runs}
     level = f"{100 * levels.pop():.0f}%" if len(levels) == 1 else "95%"
     return f"Brackets: {level} bootstrap confidence interval."
+
+
+def _skipped_notes(results: dict, *kinds: str) -> list[str]:
+    """One note per benchmark a stage skipped (a user-supplied benchmark that is not configured)."""
+    seen: dict[str, str] = {}
+    for kind in kinds:
+        for s in skipped_benchmarks(results, kind):
+            seen.setdefault(s.benchmark, s.reason)
+    return [f"{benchmark_name(b)}: not evaluated ({reason.split('. ')[0]})." for b, reason in seen.items()]
 
 
 # --------------------------------------------------------------------------- (a) main results
@@ -95,7 +98,7 @@ def main_table(results: dict) -> Table:
             r = by_key.get((b, init))
             cells.append(score_cell(r.primary, r.source, marker=_marker(r)) if r else Cell(display="--"))
         t.add_row(init_name(init), cells)
-    t.notes = ["Best per column in bold.", _interval_note(runs)] + _dagger_note(t)
+    t.notes = ["Best per column in bold.", _interval_note(runs)] + _dagger_note(t) + _skipped_notes(results, "transfer")
     return t.mark_best()
 
 
@@ -298,8 +301,8 @@ def zeroshot_table(results: dict) -> Table:
     by_key = {(r.kind, r.benchmark, r.init): r for r in runs}
     systems = [("zeroshot", i, f"{init_name(i)}") for i in inits_in(zs)]
     if llm:
-        models = {r.data.get("model") for r in llm if r.data.get("model")}
-        systems.append(("llm_baseline", "llm", "LLM" + (f" ({models.pop()})" if len(models) == 1 else "")))
+        names = {r.record.system for r in llm}
+        systems.append(("llm_baseline", "llm", f"LLM {names.pop()}" if len(names) == 1 else "LLM (generator)"))
     for kind, init, label in systems:
         cells = []
         for b in benches:
@@ -311,12 +314,11 @@ def zeroshot_table(results: dict) -> Table:
         t.add_row(label, cells)
     gold = []
     for b in benches:
-        g = next((r.data.get("gold_labels_per_example") for r in runs if r.benchmark == b
-                  and isinstance(r.data.get("gold_labels_per_example"), (int, float))), None)
+        g = next((r.record.gold_labels_per_example for r in runs if r.benchmark == b), None)
         gold += [Cell(display=""), number_cell(g, 2)]
     if any(c.value is not None for c in gold):
         t.add_row("Gold labels", gold)
-    t.notes = ["Best per column in bold.", _interval_note(runs)]
+    t.notes = ["Best per column in bold.", _interval_note(runs)] + _skipped_notes(results, "zeroshot", "llm_baseline")
     return t.mark_best()
 
 

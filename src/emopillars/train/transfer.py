@@ -1,16 +1,7 @@
 """Transfer to emotion benchmarks: fine-tune each initialisation on a fraction of a benchmark.
 
-Protocol per benchmark (stated in every metrics file):
-
-* GoEmotions: official splits, 28 labels, multi-label; macro-F1 (also micro and
-  per class); thresholds tuned on dev.
-* ISEAR: fixed stratified 80/10/10 split (seeded, by the reader); 7 labels,
-  single-label; macro-F1 and accuracy.
-* MELD: official splits, 7 labels, single-label, the previous dialogue turns as
-  context (second input segment); weighted-F1.
-* IEMOCAP (user-supplied): 4-class protocol of the reader (sessions 1-4 train,
-  5 test); weighted-F1.
-* EmoContext (user-supplied): official splits; micro-F1 over happy, sad, angry.
+Each benchmark's label set, metric, context use and protocol (stated in every
+metrics file) come from its definition in :mod:`emopillars.benchmarks`.
 
 Training pools are the train split, capped at ``max_train_examples`` by a
 seeded sample; a fraction ``f`` trains on the first ``max(min_train_examples,
@@ -28,23 +19,23 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from emopillars.data.label_maps import BENCHMARK_LABELS, MULTI_LABEL, primary_class, project_scores
-from emopillars.eval.evaluate import decide, evaluate_scores
+from emopillars import benchmarks
+from emopillars.contracts.evaluation import EvaluationRecord, RunIdentity
+from emopillars.data.label_maps import primary_class, project_scores
+from emopillars.eval.evaluate import decide, evaluate_scores, evaluation_record, prediction_rows
 from emopillars.taxonomy import EMOTIONS
 from emopillars.train.data import Encoded, record_examples
 from emopillars.train.modeling import build_classifier, load_classifier, replace_head
 from emopillars.train.trainer import TrainConfig, predict_probs, train_classifier
 
-PRIMARY_METRIC = {"goemotions": "macro_f1", "isear": "macro_f1", "meld": "weighted_f1", "iemocap": "weighted_f1",
-                  "emocontext": "emocontext_micro_f1"}
-CONTEXT_BENCHMARKS = frozenset({"meld", "iemocap", "emocontext"})
-PROTOCOL = {
-    "goemotions": "official train/dev/test; 28 labels, multi-label; macro-F1; thresholds tuned on dev only",
-    "isear": "fixed stratified 80/10/10 split (seeded); 7 labels, single-label (arg-max); macro-F1 and accuracy",
-    "meld": "official train/dev/test; 7 labels, single-label (arg-max); previous dialogue turns as context; weighted-F1",
-    "iemocap": "4-class (ang, hap+exc, neu, sad); sessions 1-4 train (dev: seeded 10%), session 5 test; weighted-F1",
-    "emocontext": "official train/dev/test; 4 labels, single-label; micro-F1 over happy, sad and angry",
-}
+ZERO_SHOT_PROTOCOL = ("zero-shot: the Emo Pillars model's 28 scores projected to the benchmark's labels (max over "
+                      "each label's mapped classes, emopillars.data.label_maps); no benchmark training; test set as "
+                      "in transfer: ")
+
+
+def system_name(init: str) -> str:
+    """What an initialisation is, as the evaluation records name it."""
+    return "base encoder" if init == "base" else f"emopillars-{init}"
 
 
 def seeded_subset(items: list, n: Optional[int], seed: int) -> list:
@@ -67,12 +58,16 @@ class Head:
     kind: str  # "benchmark" | "taxonomy28"
 
     @property
+    def definition(self) -> benchmarks.Benchmark:
+        return benchmarks.get(self.benchmark)
+
+    @property
     def bench_labels(self) -> list[str]:
-        return list(BENCHMARK_LABELS[self.benchmark])
+        return list(self.definition.labels)
 
     @property
     def multi_label(self) -> bool:
-        return self.benchmark in MULTI_LABEL
+        return self.definition.multi_label
 
     @property
     def model_labels(self) -> list[str]:
@@ -118,8 +113,8 @@ def init_model(init: str, init_dir: Optional[Path], encoder_dir: Path, head: Hea
 
 
 def run_benchmark(benchmark: str, splits, inits: dict[str, Optional[Path]], encoder_dir: Path, tp, ep,
-                  pooling: str = "mean", progress: bool = True, log=print) -> list[tuple[str, dict, list[dict]]]:
-    """Every init x fraction on one benchmark: ``[(run name, metrics record, prediction rows)]``.
+                  pooling: str = "mean", progress: bool = True, log=print) -> list[tuple[EvaluationRecord, list[dict]]]:
+    """Every init x fraction on one benchmark: ``[(metrics record, prediction rows)]``.
 
     ``inits`` maps an init name to its model folder (None for the base
     encoder); the base runs first so the others get a paired test against it.
@@ -127,7 +122,8 @@ def run_benchmark(benchmark: str, splits, inits: dict[str, Optional[Path]], enco
     from transformers import AutoTokenizer
 
     head = Head(benchmark, tp.head)
-    use_context = benchmark in CONTEXT_BENCHMARKS
+    bench = head.definition
+    use_context = bench.context
     pool = seeded_subset(splits["train"], tp.max_train_examples, tp.seed)
     dev_recs = seeded_subset(splits["dev"], tp.max_eval_examples, tp.seed)
     test_recs = seeded_subset(splits["test"], tp.max_eval_examples, tp.seed)
@@ -163,35 +159,29 @@ def run_benchmark(benchmark: str, splits, inits: dict[str, Optional[Path]], enco
             test_scores = head.to_bench_scores(predict_probs(model, test_enc, mixed_precision=tp.mixed_precision))
             rule = decide(dev_scores, dev_gold if head.multi_label else None, head.multi_label, ep.threshold_mode)
             rec = evaluate_scores(test_scores, test_gold, head.bench_labels, head.multi_label, rule,
-                                  PRIMARY_METRIC[benchmark], ep.bootstrap_samples, ep.confidence, ep.seed,
+                                  bench.primary_metric, ep.bootstrap_samples, ep.confidence, ep.seed,
                                   baseline_pred=base_pred.get(fraction) if init != "base" else None)
             pred = rec.pop("predictions")
             if init == "base":
                 base_pred[fraction] = pred
-            name = f"{init}__frac{fraction}"
-            record = {"benchmark": benchmark, "init": init, "fraction": fraction, "n_train": n, "n_dev": len(dev_ex),
-                      "head": tp.head, "protocol": PROTOCOL[benchmark] + f"; training pool {len(pool_ex)} "
-                      f"(cap {tp.max_train_examples}), eval cap {tp.max_eval_examples}; {epochs:g} epochs; "
-                      "checkpoint chosen on dev; 95% percentile bootstrap; paired bootstrap test against the base "
-                      "encoder at the same fraction",
-                      "train_seconds": round(result.seconds, 2), "best_dev": result.best_dev, **rec}
-            rows = []
-            for i, r in enumerate(test_recs):
-                p = pred[i]
-                labels_pred = ([head.bench_labels[j] for j in np.flatnonzero(p)] if head.multi_label
-                               else [head.bench_labels[int(p)]])
-                rows.append({"id": r.id, "gold": list(r.labels), "pred": labels_pred,
-                             "scores": [round(float(x), 5) for x in test_scores[i]]})
-            pm = rec["metrics"][PRIMARY_METRIC[benchmark]]
-            log(f"transfer {benchmark} {name}: n_train {n}, {PRIMARY_METRIC[benchmark]} {pm['value']:.3f} "
-                f"[{pm['ci_low']:.3f}, {pm['ci_high']:.3f}]")
-            out.append((name, record, rows))
+            run = RunIdentity(kind="transfer", benchmark=benchmark, init=init, fraction=fraction, head=tp.head)
+            record = evaluation_record(
+                run, system_name(init), bench.protocol + f"; training pool {len(pool_ex)} "
+                f"(cap {tp.max_train_examples}), eval cap {tp.max_eval_examples}; {epochs:g} epochs; "
+                "checkpoint chosen on dev; 95% percentile bootstrap; paired bootstrap test against the base "
+                "encoder at the same fraction", rec, n, n_dev=len(dev_ex), train_seconds=round(result.seconds, 2),
+                best_dev=result.best_dev)
+            rows = prediction_rows(test_recs, head.bench_labels, pred, scores=test_scores)
+            pm = record.primary
+            log(f"transfer {benchmark} {run.run_name}: n_train {n}, {bench.primary_metric} {pm.value:.3f} "
+                f"[{pm.ci_low:.3f}, {pm.ci_high:.3f}]")
+            out.append((record, rows))
     return out
 
 
-def zero_shot(benchmark: str, splits, model_dir: Path, ep, max_eval_examples: Optional[int], seed: int,
-              max_length: int = 64, use_context: Optional[bool] = None) -> tuple[dict, list[dict]]:
-    """An Emo Pillars model read through the label mapping, with no benchmark training.
+def zero_shot(benchmark: str, splits, model_dir: Path, init: str, ep, max_eval_examples: Optional[int], seed: int,
+              max_length: int = 64, use_context: Optional[bool] = None) -> tuple[EvaluationRecord, list[dict]]:
+    """An Emo Pillars model (initialisation ``init``) read through the label mapping, with no benchmark training.
 
     Multi-label benchmarks (GoEmotions) use the model's own thresholds (tuned on
     its synthetic dev split); single-label ones take the arg-max of the
@@ -202,7 +192,8 @@ def zero_shot(benchmark: str, splits, model_dir: Path, ep, max_eval_examples: Op
     from emopillars.train.export import load_thresholds
 
     head = Head(benchmark, "taxonomy28")
-    use_context = benchmark in CONTEXT_BENCHMARKS if use_context is None else use_context
+    bench = head.definition
+    use_context = bench.context if use_context is None else use_context
     test_recs = seeded_subset(splits["test"], max_eval_examples, seed)
     model = load_classifier(model_dir)
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
@@ -216,10 +207,9 @@ def zero_shot(benchmark: str, splits, model_dir: Path, ep, max_eval_examples: Op
     else:
         rule = {"kind": "argmax"}
     test_gold = gold(test_recs, head)
-    rec = evaluate_scores(scores, test_gold, head.bench_labels, head.multi_label, rule, PRIMARY_METRIC[benchmark],
+    rec = evaluate_scores(scores, test_gold, head.bench_labels, head.multi_label, rule, bench.primary_metric,
                           ep.bootstrap_samples, ep.confidence, ep.seed)
     pred = rec.pop("predictions")
-    rows = [{"id": r.id, "gold": list(r.labels),
-             "pred": ([head.bench_labels[j] for j in np.flatnonzero(pred[i])] if head.multi_label
-                      else [head.bench_labels[int(pred[i])]])} for i, r in enumerate(test_recs)]
-    return rec, rows
+    run = RunIdentity(kind="zeroshot", benchmark=benchmark, init=init, fraction=0.0, head="taxonomy28")
+    record = evaluation_record(run, system_name(init), ZERO_SHOT_PROTOCOL + bench.protocol, rec, 0)
+    return record, prediction_rows(test_recs, head.bench_labels, pred)

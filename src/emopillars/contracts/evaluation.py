@@ -1,0 +1,137 @@
+"""Evaluation records: what the transfer, zero-shot and LLM-baseline stages write, and the reports read.
+
+One :class:`EvaluationRecord` per run, in
+``outputs/metrics/<kind>/<benchmark>/<run name>.json`` (transfer, zero-shot)
+or ``outputs/metrics/llm_baseline/<benchmark>.json``. Its :class:`RunIdentity`
+says which run it is; the file name follows from it (:attr:`RunIdentity.run_name`)
+and is never parsed back. A benchmark that a stage could not evaluate (a
+user-supplied one that is not configured) is listed in ``<metrics dir>/skipped.json``
+(a :class:`SkippedBenchmarks`) instead.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Optional
+
+from pydantic import ConfigDict, Field
+
+from emopillars.contracts import Record
+
+RunKind = Literal["transfer", "zeroshot", "llm_baseline"]
+SKIP_FILE = "skipped.json"
+
+
+class RunIdentity(Record):
+    """Which run a record is: benchmark, initialisation, training fraction, head and kind.
+
+    ``fraction`` is the share of the benchmark's training pool used (0 for
+    zero-shot and LLM runs, which train on none). ``head`` is how the system's
+    outputs are read on the benchmark: a trained ``benchmark`` head, the
+    ``taxonomy28`` head through the label mapping, or the LLM's
+    ``structured_output`` answer.
+    """
+
+    kind: RunKind
+    benchmark: str
+    init: str
+    fraction: float = Field(ge=0, le=1)
+    head: Literal["benchmark", "taxonomy28", "structured_output"]
+
+    @property
+    def run_name(self) -> str:
+        """The file stem of the run's metrics and predictions."""
+        if self.kind == "transfer":
+            return f"{self.init}__frac{self.fraction}"
+        return self.init if self.kind == "zeroshot" else self.benchmark
+
+
+class Interval(Record):
+    """A metric's value with its bootstrap interval."""
+
+    value: float
+    ci_low: float
+    ci_high: float
+
+
+class ClassScores(Record):
+    precision: float
+    recall: float
+    f1: float
+    support: int
+
+
+class DecisionRule(Record):
+    """How scores became labels: the arg-max, or a global / per-class threshold and where it was tuned."""
+
+    model_config = ConfigDict(serialize_by_alias=True, validate_by_name=True, validate_by_alias=True)
+
+    kind: Literal["argmax", "global", "per_class"]
+    global_threshold: Optional[float] = Field(None, alias="global")
+    per_class: Optional[list[float]] = None
+    dev_macro_f1_at_global: Optional[float] = None
+    tuned_on: Optional[str] = None
+
+
+class BootstrapSpec(Record):
+    samples: int
+    confidence: float
+    seed: int
+    method: Literal["percentile"]
+
+
+class PairedTest(Record):
+    """Paired bootstrap test of this run against the base encoder at the same fraction."""
+
+    metric: str
+    delta: float
+    p_value: float
+    samples: int
+    ci_low: float
+    ci_high: float
+
+
+class EvaluationRecord(Record):
+    """Metrics of one system on one benchmark's test sample, with intervals and the protocol.
+
+    ``system`` names what was evaluated (the Emo Pillars model, the base
+    encoder, or ``generator (<model id>)`` for the LLM baseline).
+    ``alternative_rule_macro_f1`` is the macro-F1 under the other threshold
+    rule of a multi-label run (the record's own rule is ``thresholds.kind``).
+    """
+
+    run: RunIdentity
+    system: str
+    protocol: str
+    primary_metric: str
+    metrics: dict[str, Interval]
+    per_class: dict[str, ClassScores]
+    labels_per_example: float
+    gold_labels_per_example: float
+    n_train: int
+    n_dev: Optional[int] = None
+    n_test: int
+    thresholds: DecisionRule
+    bootstrap: BootstrapSpec
+    alternative_rule_macro_f1: Optional[float] = None
+    paired_test: Optional[PairedTest] = None
+    rejected_answers: Optional[int] = Field(None, description="LLM answers that failed validation")
+    train_seconds: Optional[float] = None
+    best_dev: Optional[dict[str, int | float | str]] = None
+
+    @property
+    def primary(self) -> Interval:
+        return self.metrics[self.primary_metric]
+
+
+class SkipRecord(Record):
+    """A benchmark that a stage was asked to evaluate and could not (``reason`` says what to set)."""
+
+    kind: RunKind
+    benchmark: str
+    reason: str
+
+
+class SkippedBenchmarks(Record):
+    """The content of a stage's ``skipped.json``."""
+
+    skipped: list[SkipRecord]
