@@ -11,8 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from pydantic import ValidationError
 
-from emopillars.data.label_maps import BENCHMARK_LABELS
+from emopillars import benchmarks
+from emopillars.contracts.evaluation import EvaluationRecord, SkippedBenchmarks
 from emopillars.data.records import EmotionRecord
 from emopillars.eval.llm_baseline import answer_schema, format_request, parse_answer
 
@@ -50,18 +52,20 @@ def test_transfer_writes_metrics_with_intervals_and_paired_test(tiny_setup, enco
                   encoder_dir, "--models-dir", models, "--metrics-dir", metrics, "--predictions-dir", preds)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert sorted(p.name for p in metrics.iterdir()) == ["base__frac1.0.json", "contextual__frac1.0.json"]
-    rec = json.loads((metrics / "contextual__frac1.0.json").read_text())
-    assert rec["benchmark"] == "isear" and rec["init"] == "contextual" and rec["n_train"] == 16
-    assert rec["primary_metric"] == "macro_f1" and "stratified" in rec["protocol"]
+    rec = EvaluationRecord.read(metrics / "contextual__frac1.0.json")
+    assert (rec.run.benchmark, rec.run.init, rec.run.fraction, rec.run.kind) == ("isear", "contextual", 1.0, "transfer")
+    assert rec.n_train == 16 and rec.system == "emopillars-contextual"
+    assert rec.primary_metric == "macro_f1" and "stratified" in rec.protocol
     for m in ("macro_f1", "accuracy", "weighted_f1"):
-        assert rec["metrics"][m]["ci_low"] <= rec["metrics"][m]["value"] <= rec["metrics"][m]["ci_high"]
-    assert set(rec["per_class"]) == set(BENCHMARK_LABELS["isear"])
-    assert rec["labels_per_example"] == 1.0
-    assert 0.0 <= rec["paired_test"]["p_value"] <= 1.0
+        assert rec.metrics[m].ci_low <= rec.metrics[m].value <= rec.metrics[m].ci_high
+    assert set(rec.per_class) == set(benchmarks.get("isear").labels)
+    assert rec.labels_per_example == 1.0 and rec.thresholds.kind == "argmax"
+    assert 0.0 <= rec.paired_test.p_value <= 1.0
+    assert EvaluationRecord.read(metrics / "base__frac1.0.json").paired_test is None
     rows = [json.loads(l) for l in (preds / "contextual__frac1.0.jsonl").read_text().splitlines()]
     assert len(rows) == 24 and all(len(r["pred"]) == 1 for r in rows)
     acc = np.mean([r["pred"] == r["gold"] for r in rows])
-    assert acc == pytest.approx(rec["metrics"]["accuracy"]["value"])
+    assert acc == pytest.approx(rec.metrics["accuracy"].value)
 
 
 def test_zeroshot_reads_the_28_way_model_through_the_mapping(tiny_setup):
@@ -70,10 +74,10 @@ def test_zeroshot_reads_the_28_way_model_through_the_mapping(tiny_setup):
     proc = _stage("zeroshot", "--params", params, "--benchmark", "goemotions", "--raw-dir", mirror, "--models-dir",
                   models, "--metrics-dir", metrics, "--predictions-dir", tmp / "zsp")
     assert proc.returncode == 0, proc.stderr[-2000:]
-    rec = json.loads((metrics / "contextual.json").read_text())
+    rec = EvaluationRecord.read(metrics / "contextual.json")
     own = json.loads((models / "contextual" / "thresholds.json").read_text())
-    assert rec["n_train"] == 0 and rec["thresholds"]["global"] == own["global"]
-    assert "synthetic dev" in rec["thresholds"]["tuned_on"]
+    assert rec.run.kind == "zeroshot" and rec.run.head == "taxonomy28" and rec.n_train == 0
+    assert rec.thresholds.global_threshold == own["global"] and "synthetic dev" in rec.thresholds.tuned_on
 
 
 def test_unconfigured_user_benchmark_is_skipped_with_a_message(tiny_setup, encoder_dir):
@@ -87,11 +91,22 @@ def test_unconfigured_user_benchmark_is_skipped_with_a_message(tiny_setup, encod
                   encoder_dir, "--models-dir", models, "--metrics-dir", metrics, "--predictions-dir", tmp / "pe")
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "skipped" in proc.stdout and "emocontext_dir" in proc.stdout
-    assert "emocontext_dir" in (metrics / "SKIPPED.txt").read_text()
+    (skip,) = SkippedBenchmarks.read(metrics / "skipped.json").skipped
+    assert (skip.kind, skip.benchmark) == ("transfer", "emocontext") and "data.emocontext_dir" in skip.reason
+    assert sorted(p.name for p in metrics.iterdir()) == ["skipped.json"]
+
+
+def test_a_benchmark_outside_transfer_benchmarks_is_an_error(tiny_setup, encoder_dir):
+    tmp, params, models, mirror = tiny_setup
+    proc = _stage("transfer", "--params", params, "--benchmark", "meld", "--raw-dir", mirror, "--encoder",
+                  encoder_dir, "--models-dir", models, "--metrics-dir", tmp / "mm", "--predictions-dir", tmp / "pm")
+    assert proc.returncode == 2
+    assert "'meld' is not in transfer.benchmarks (isear, goemotions)" in proc.stderr.strip().splitlines()[-1]
+    assert not (tmp / "mm").exists()
 
 
 def test_llm_baseline_request_and_answer_parsing():
-    labels = list(BENCHMARK_LABELS["meld"])
+    labels = list(benchmarks.get("meld").labels)
     rec = EmotionRecord(id="d1_u3", text="Oh my God, you got the job!", labels=["surprise"], split="test",
                         dataset="meld", context="Rachel: I have news.")
     req = format_request(rec, labels, multi_label=False, seed=13, use_context=True)
@@ -100,8 +115,44 @@ def test_llm_baseline_request_and_answer_parsing():
     assert req.sampling.temperature == 0.0 and req.tag == "d1_u3"
     schema = answer_schema(labels, multi_label=False)
     assert schema.model_json_schema()["properties"]["emotions"]["maxItems"] == 1
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError, match="happiness"):
         schema.model_validate({"emotions": ["happiness"]})
     assert parse_answer({"emotions": ["joy", "fear"]}, labels, multi_label=False).tolist() == \
         [l == "joy" for l in labels]
     assert not parse_answer(None, labels, multi_label=True).any()
+
+
+def test_a_registered_benchmark_runs_through_transfer_zero_shot_and_the_tables(tiny_setup, encoder_dir, tmp_path):
+    from types import SimpleNamespace
+
+    from emopillars.config import load_params
+    from emopillars.report import tables as T
+    from emopillars.report.results import aggregate
+    from emopillars.train.transfer import run_benchmark, zero_shot
+    from helpers.toybench import FOLDER, TOY
+
+    _, params_path, models, _ = tiny_setup
+    params = load_params(params_path)
+    with benchmarks.registered(TOY):
+        tp = params.transfer.model_copy(update={"benchmarks": ["toybench"], "min_train_examples": 4})
+        splits, reason = benchmarks.read_splits(
+            "toybench", SimpleNamespace(data=params.data.model_copy(update={"out_dir": str(FOLDER.parent)}),
+                                        transfer=tp))
+        assert reason is None
+        runs = run_benchmark("toybench", splits, {"base": None, "contextual": models / "contextual"}, encoder_dir,
+                             tp, params.evaluate, progress=False, log=lambda *_: None)
+        zs, zs_rows = zero_shot("toybench", splits, models / "contextual", "contextual", params.evaluate,
+                                tp.max_eval_examples, tp.seed, tp.max_length)
+        metrics = tmp_path / "metrics"
+        for record, _ in runs:
+            record.write(metrics / "transfer" / "toybench" / f"{record.run.run_name}.json")
+        zs.write(metrics / "zeroshot" / "toybench" / "contextual.json")
+        results = aggregate(metrics)
+        main, zeroshot = T.main_table(results), T.zeroshot_table(results)
+    assert [r.run.run_name for r, _ in runs] == ["base__frac1.0", "contextual__frac1.0"]
+    assert set(runs[0][0].per_class) == {"up", "down", "calm"} and len(zs_rows) == 3
+    assert [c.header for c in main.columns] == ["ToyBench macro-F1"]
+    assert {r.header: r.cells[0].value for r in main.rows} == {
+        "Base encoder": runs[0][0].primary.value, "Emo Pillars (contextual)": runs[1][0].primary.value}
+    assert zeroshot.columns[0].header == "ToyBench macro-F1"
+    assert zeroshot.rows[0].cells[0].value == zs.primary.value
