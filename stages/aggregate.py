@@ -13,7 +13,9 @@ the tables and figures. Parts of the pipeline that have not run are absent.
 from __future__ import annotations
 
 import argparse
+import sys
 
+from emopillars.contracts import RecordError
 from emopillars.io import write_json
 from emopillars.report.results import aggregate, summarise
 
@@ -25,8 +27,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--full", required=True, help="every metrics file verbatim, for tables and figures")
     args = p.parse_args(argv)
     results = aggregate(args.metrics_dir)
+    try:
+        headline = summarise(results)
+    except RecordError as e:
+        print(f"aggregate: error: {e}", file=sys.stderr)
+        return 2
     write_json(args.full, results)
-    write_json(args.out, summarise(results))
+    write_json(args.out, headline)
     parts = sorted(k for k in results if k != "sources")
     print(f"aggregate: {len(results['sources'])} metrics files ({', '.join(parts) or 'none'}) -> {args.out}, {args.full}")
     return 0

@@ -12,8 +12,10 @@ templates table.tex.j2 and table.md.j2; every table is written, with a
 from __future__ import annotations
 
 import argparse
+import sys
 
 from emopillars.config import load_params
+from emopillars.contracts import RecordError
 from emopillars.io import write_text
 from emopillars.report.numbers import compute_numbers, render_numbers
 from emopillars.report.results import load_results, read_synthetic
@@ -34,10 +36,14 @@ def main(argv: list[str] | None = None) -> int:
     params = load_params(args.params).report
     results = load_results(args.results)
     datasets = read_synthetic(args.data_dir)
-    tables = all_tables(results, datasets, params.examples_per_dataset, params.examples_seed, params.paper_scale)
+    try:
+        tables = all_tables(results, datasets, params.examples_per_dataset, params.examples_seed, params.paper_scale)
+        numbers = compute_numbers(results)
+    except RecordError as e:
+        print(f"tables: error: {e}", file=sys.stderr)
+        return 2
     for table in tables:
         write_table(table, args.out_dir, args.templates)
-    numbers = compute_numbers(results)
     write_text(args.numbers, render_numbers(numbers))
     filled = [t.name for t in tables if not t.is_empty]
     print(f"tables: {len(tables)} tables ({len(filled)} with results: {', '.join(filled) or 'none'}), "

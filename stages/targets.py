@@ -16,24 +16,24 @@ from pathlib import Path
 
 from emopillars import benchmarks
 from emopillars.config import load_params
-from emopillars.io import read_json, write_json
+from emopillars.contracts import RecordError
 from emopillars.train.emopillars import train_emopillars
 from emopillars.train.encoder import resolve_encoder
 from emopillars.train.modeling import check_pooling
-from emopillars.contracts.evaluation import EvaluationRecord
+from emopillars.contracts.evaluation import EvaluationRecord, TargetsAblation, TargetsArm, TrainRecord
 from emopillars.train.transfer import zero_shot
 
 ZERO_SHOT_BENCHMARK = "goemotions"
 
 
-def summary(train_record: dict, zs_record: EvaluationRecord) -> dict:
-    return {
-        "targets": train_record["targets"],
-        "synthetic_test": {k: train_record["metrics"][k] for k in ("macro_f1", "micro_f1")},
-        "synthetic_labels_per_example": train_record.get("labels_per_example"),
-        f"{ZERO_SHOT_BENCHMARK}_zero_shot": {k: zs_record.metrics[k].model_dump() for k in ("macro_f1", "micro_f1")},
-        f"{ZERO_SHOT_BENCHMARK}_labels_per_example": zs_record.labels_per_example,
-    }
+def summary(train_record: TrainRecord, zs_record: EvaluationRecord) -> TargetsArm:
+    return TargetsArm(
+        targets=train_record.targets,
+        synthetic_test={k: train_record.metrics[k] for k in ("macro_f1", "micro_f1")},
+        synthetic_labels_per_example=train_record.labels_per_example,
+        goemotions_zero_shot={k: zs_record.metrics[k] for k in ("macro_f1", "micro_f1")},
+        goemotions_labels_per_example=zs_record.labels_per_example,
+    )
 
 
 def main(argv=None) -> int:
@@ -56,9 +56,13 @@ def main(argv=None) -> int:
     started = time.time()
     main_targets = params.train.targets
     other = "hard" if main_targets == "soft" else "soft"
-    main_record = read_json(args.main_metrics)
-    if main_record.get("targets") != main_targets:
-        raise SystemExit(f"{args.main_metrics}: trained with targets {main_record.get('targets')!r}, but "
+    try:
+        main_record = TrainRecord.read(args.main_metrics)
+    except RecordError as e:
+        print(f"targets: error: {e}", file=sys.stderr)
+        return 2
+    if main_record.targets != main_targets:
+        raise SystemExit(f"{args.main_metrics}: trained with targets {main_record.targets!r}, but "
                          f"train.targets is {main_targets!r}; rerun stage train@contextless first")
     splits, reason = benchmarks.read_splits(ZERO_SHOT_BENCHMARK, params, args.raw_dir)
     if splits is None:
@@ -72,20 +76,20 @@ def main(argv=None) -> int:
         zs, _ = zero_shot(ZERO_SHOT_BENCHMARK, splits, Path(model_dir), "contextless", params.evaluate,
                           params.transfer.max_eval_examples, params.transfer.seed, params.transfer.max_length)
         arms[targets] = summary(record, zs)
-    out = {
-        "protocol": ("context-less Emo Pillars model trained twice on the same synthetic train split, seed and "
+    out = TargetsAblation(
+        protocol=("context-less Emo Pillars model trained twice on the same synthetic train split, seed and "
                      "recipe, with soft targets (all_emotions_mapped scores) and with hard targets (labels); "
                      "read on the synthetic test split (hard labels as gold, thresholds tuned on dev) and zero-shot "
                      f"on {ZERO_SHOT_BENCHMARK} test (label mapping, the model's own thresholds); 95% percentile "
                      "bootstrap intervals"),
-        "main_targets": main_targets,
-        "arms": arms,
-        "seconds": round(time.time() - started, 1),
-    }
-    write_json(args.metrics, out)
+        main_targets=main_targets,
+        arms=arms,
+        seconds=round(time.time() - started, 1),
+    )
+    out.write(args.metrics)
     for t, a in arms.items():
-        print(f"targets {t}: synthetic test macro-F1 {a['synthetic_test']['macro_f1']['value']:.3f}, "
-              f"{ZERO_SHOT_BENCHMARK} zero-shot macro-F1 {a[f'{ZERO_SHOT_BENCHMARK}_zero_shot']['macro_f1']['value']:.3f}")
+        print(f"targets {t}: synthetic test macro-F1 {a.synthetic_test['macro_f1'].value:.3f}, "
+              f"{ZERO_SHOT_BENCHMARK} zero-shot macro-F1 {a.goemotions_zero_shot['macro_f1'].value:.3f}")
     return 0
 
 

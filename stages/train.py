@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from emopillars.config import load_params
-from emopillars.io import write_json, write_text
+from emopillars.io import write_text
 from emopillars.train.distributed import is_main_process, maybe_relaunch
 from emopillars.train.emopillars import released_variant_dir, train_emopillars
 from emopillars.train.encoder import resolve_encoder
@@ -63,14 +63,13 @@ def main(argv=None) -> int:
                                        args.out, progress=is_main_process())
     if not is_main_process():
         return 0
-    record["source"] = tp.source
-    record["profile"] = params.profile
-    write_json(args.metrics, record)
+    record = record.model_copy(update={"source": tp.source, "profile": params.profile})
+    record.write(args.metrics)
     write_curves(history, Path(args.plots))
-    m = record["metrics"]["macro_f1"]
-    print(f"train {args.variant}: {record['n_train']} train / {record['n_dev']} dev / {record['n_test']} test from "
-          f"{data_dir}; test macro-F1 {m['value']:.3f} [{m['ci_low']:.3f}, {m['ci_high']:.3f}]; "
-          f"{record['steps']} steps, {time.time() - started:.0f} s -> {args.out}")
+    m = record.metrics["macro_f1"]
+    print(f"train {args.variant}: {record.n_train} train / {record.n_dev} dev / {record.n_test} test from "
+          f"{data_dir}; test macro-F1 {m.value:.3f} [{m.ci_low:.3f}, {m.ci_high:.3f}]; "
+          f"{record.steps} steps, {time.time() - started:.0f} s -> {args.out}")
     return 0
 
 

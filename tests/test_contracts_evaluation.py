@@ -86,3 +86,25 @@ def test_prediction_rows_from_class_ids_and_from_indicator_rows():
     assert ids[0] == {"id": "r0", "gold": ["joy"], "pred": ["anger"], "scores": [0.1, 0.8, 0.1]}
     rows = prediction_rows(recs, LABELS, np.array([[True, False, True], [False] * 3]), raw=["a", "b"])
     assert [r["pred"] for r in rows] == [["joy", "fear"], []] and [r["raw"] for r in rows] == ["a", "b"]
+
+
+def test_the_aggregate_stage_stops_on_a_broken_record_with_one_line(tmp_path, capsys):
+    import importlib.util
+    from pathlib import Path
+
+    folder = tmp_path / "metrics" / "zeroshot" / "isear"
+    folder.mkdir(parents=True)
+    data = _multi_label_record().model_dump(mode="json")
+    data["run"].update(kind="zeroshot", head="taxonomy28", fraction=0.0)
+    data["model"] = data.pop("system")
+    (folder / "contextual.json").write_text(json.dumps(data))
+    path = Path(__file__).resolve().parents[1] / "stages" / "aggregate.py"
+    spec = importlib.util.spec_from_file_location("_aggregate_stage", path)
+    stage = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(stage)
+    out = tmp_path / "results.json"
+    assert stage.main(["--metrics-dir", str(tmp_path / "metrics"), "--out", str(out),
+                       "--full", str(tmp_path / "full.json")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "outputs/metrics/zeroshot/isear/contextual.json" in err[0] and "'system'" in err[0]
+    assert not out.exists()

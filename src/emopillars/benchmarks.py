@@ -188,7 +188,8 @@ def all_benchmarks() -> tuple[Benchmark, ...]:
     return tuple(_REGISTRY.values())
 
 
-def read_splits(name: str, params, raw_dir: str | os.PathLike | None = None) -> tuple[Optional[R.Splits], Optional[str]]:
+def read_splits(name: str, params,
+                raw_dir: str | os.PathLike | None = None) -> tuple[Optional[R.Splits], Optional[str]]:
     """Benchmark ``name`` read as configured by ``params``, or ``(None, reason)`` when the user has not supplied it."""
     b = get(name)
     try:

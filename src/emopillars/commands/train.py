@@ -20,7 +20,6 @@ def run(args: argparse.Namespace) -> int:
     import yaml
 
     from emopillars.config import load_params
-    from emopillars.io import write_json
     from emopillars.train.emopillars import train_emopillars
     from emopillars.train.encoder import resolve_encoder
 
@@ -36,8 +35,8 @@ def run(args: argparse.Namespace) -> int:
         tp = type(tp).model_validate(raw)
     record, _ = train_emopillars(args.variant, args.data, resolve_encoder(args.encoder), tp, params.evaluate, args.out)
     if args.metrics:
-        write_json(args.metrics, record)
-    m = record["metrics"]["macro_f1"]
-    print(f"emopillars train: {record['n_train']} examples; test macro-F1 {m['value']:.3f} "
-          f"[{m['ci_low']:.3f}, {m['ci_high']:.3f}] -> {args.out}")
+        record.write(args.metrics)
+    m = record.metrics["macro_f1"]
+    print(f"emopillars train: {record.n_train} examples; test macro-F1 {m.value:.3f} "
+          f"[{m.ci_low:.3f}, {m.ci_high:.3f}] -> {args.out}")
     return 0

@@ -90,37 +90,63 @@ class PairedTest(Record):
     ci_high: float
 
 
-class EvaluationRecord(Record):
-    """Metrics of one system on one benchmark's test sample, with intervals and the protocol.
+class Evaluation(Record):
+    """Metrics of one classifier on one test set, with intervals, the decision rule and the bootstrap used.
 
-    ``system`` names what was evaluated (the Emo Pillars model, the base
-    encoder, or ``generator (<model id>)`` for the LLM baseline).
     ``alternative_rule_macro_f1`` is the macro-F1 under the other threshold
     rule of a multi-label run (the record's own rule is ``thresholds.kind``).
     """
 
-    run: RunIdentity
-    system: str
-    protocol: str
     primary_metric: str
     metrics: dict[str, Interval]
     per_class: dict[str, ClassScores]
     labels_per_example: float
     gold_labels_per_example: float
-    n_train: int
-    n_dev: Optional[int] = None
     n_test: int
     thresholds: DecisionRule
     bootstrap: BootstrapSpec
     alternative_rule_macro_f1: Optional[float] = None
     paired_test: Optional[PairedTest] = None
-    rejected_answers: Optional[int] = Field(None, description="LLM answers that failed validation")
-    train_seconds: Optional[float] = None
-    best_dev: Optional[dict[str, int | float | str]] = None
 
     @property
     def primary(self) -> Interval:
         return self.metrics[self.primary_metric]
+
+
+class EvaluationRecord(Evaluation):
+    """One system on one benchmark's test sample: run identity, protocol and metrics.
+
+    ``system`` names what was evaluated (the Emo Pillars model, the base
+    encoder, or ``generator (<model id>)`` for the LLM baseline).
+    """
+
+    run: RunIdentity
+    system: str
+    protocol: str
+    n_train: int
+    n_dev: Optional[int] = None
+    rejected_answers: Optional[int] = Field(None, description="LLM answers that failed validation")
+    train_seconds: Optional[float] = None
+    best_dev: Optional[dict[str, int | float | str]] = None
+
+
+class TrainRecord(Evaluation):
+    """What the ``train`` stage writes: one Emo Pillars model, how it was trained, and its synthetic test metrics."""
+
+    model: str
+    variant: Literal["contextless", "contextual"]
+    data: str
+    targets: Literal["soft", "hard"]
+    protocol: str
+    n_train: int
+    n_dev: int
+    input: dict[str, Optional[str]]
+    best_dev: dict[str, int | float | str]
+    train_seconds: float
+    train_samples_per_s: float
+    steps: int
+    source: Optional[str] = Field(None, description="train.source: the pipeline's synthetic data or the released files")
+    profile: Optional[str] = None
 
 
 class SkipRecord(Record):
@@ -135,3 +161,22 @@ class SkippedBenchmarks(Record):
     """The content of a stage's ``skipped.json``."""
 
     skipped: list[SkipRecord]
+
+
+class TargetsArm(Record):
+    """The context-less model trained with one kind of target, read on the synthetic test split and zero-shot."""
+
+    targets: Literal["soft", "hard"]
+    synthetic_test: dict[str, Interval]
+    synthetic_labels_per_example: float
+    goemotions_zero_shot: dict[str, Interval]
+    goemotions_labels_per_example: float
+
+
+class TargetsAblation(Record):
+    """What the ``targets`` stage writes: the main model's targets against the other kind, same data and recipe."""
+
+    protocol: str
+    main_targets: Literal["soft", "hard"]
+    arms: dict[Literal["soft", "hard"], TargetsArm]
+    seconds: float

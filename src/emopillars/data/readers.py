@@ -32,7 +32,7 @@ import random
 import re
 from collections import Counter, defaultdict
 from pathlib import Path
-from typing import Callable, Iterable, Optional
+from typing import Iterable, Optional
 
 from emopillars.data.records import EmotionRecord, Narrative
 from emopillars.taxonomy import EMOTIONS

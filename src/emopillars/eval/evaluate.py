@@ -88,12 +88,18 @@ def evaluation_record(run: RunIdentity, system: str, protocol: str, evaluated: d
     ``rejected_answers``); the alternative rule's macro-F1 of a multi-label run
     becomes ``alternative_rule_macro_f1``.
     """
+    return EvaluationRecord(run=run, system=system, protocol=protocol, n_train=n_train, **evaluation_fields(evaluated),
+                            **extra)
+
+
+def evaluation_fields(evaluated: dict) -> dict:
+    """:func:`evaluate_scores`' output as the fields of an :class:`~emopillars.contracts.evaluation.Evaluation`."""
     fields = {k: v for k, v in evaluated.items() if k != "predictions"}
     for other in ("global", "per_class"):
         key = f"macro_f1_with_{other}_thresholds"
         if key in fields:
             fields["alternative_rule_macro_f1"] = fields.pop(key)
-    return EvaluationRecord(run=run, system=system, protocol=protocol, n_train=n_train, **fields, **extra)
+    return fields
 
 
 def prediction_rows(records, labels: Sequence[str], pred: np.ndarray, scores: Optional[np.ndarray] = None,

@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any, Iterator, Optional
 
 from emopillars import benchmarks
-from emopillars.contracts.evaluation import SKIP_FILE, EvaluationRecord, Interval, PairedTest, SkippedBenchmarks, SkipRecord
+from emopillars.contracts.evaluation import (SKIP_FILE, EvaluationRecord, Interval, PairedTest, SkippedBenchmarks,
+                                             SkipRecord)
 from emopillars.io import read_json
 
 INITS = ("base", "contextless", "contextual")
@@ -91,21 +92,6 @@ class Score:
         return (self.ci_low, self.ci_high)
 
 
-def score(metrics: Any, name: str) -> Optional[Score]:
-    """``metrics[name]`` as a :class:`Score`; accepts ``{value, ci_low, ci_high}`` or a bare number."""
-    if not isinstance(metrics, dict) or name not in metrics:
-        return None
-    m = metrics[name]
-    if isinstance(m, (int, float)) and not isinstance(m, bool):
-        return Score(float(m))
-    if isinstance(m, dict) and isinstance(m.get("value"), (int, float)):
-        lo, hi = m.get("ci_low"), m.get("ci_high")
-        if lo is None and isinstance(m.get("ci"), (list, tuple)) and len(m["ci"]) == 2:
-            lo, hi = m["ci"]
-        return Score(float(m["value"]), _num(lo), _num(hi))
-    return None
-
-
 def _num(x: Any) -> Optional[float]:
     return float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else None
 
@@ -139,11 +125,11 @@ class Run:
 
     @property
     def primary(self) -> Score:
-        return _score(self.record.primary)
+        return interval_score(self.record.primary)
 
     def metric(self, name: str) -> Optional[Score]:
         m = self.record.metrics.get(name)
-        return _score(m) if m is not None else None
+        return interval_score(m) if m is not None else None
 
     @property
     def labels_per_example(self) -> float:
@@ -154,7 +140,7 @@ class Run:
         return self.record.paired_test
 
 
-def _score(m: Interval) -> Score:
+def interval_score(m: Interval) -> Score:
     return Score(m.value, m.ci_low, m.ci_high)
 
 

@@ -18,12 +18,13 @@ from emopillars.report.results import (
     inits_in,
     iter_dataset_stats,
     llm_runs,
+    interval_score as _interval_score,
     metric_name,
-    score,
     skipped_benchmarks,
     transfer_runs,
     zeroshot_runs,
 )
+from emopillars.contracts.evaluation import TargetsAblation
 from emopillars.report.table import Cell, Column, Markup, Table, number_cell, score_cell, text_cell
 from emopillars.taxonomy import EMOTIONS
 
@@ -391,22 +392,24 @@ def humaneval_table(results: dict) -> Table:
 # --------------------------------------------------------------------------- soft vs hard targets
 def targets_table(results: dict) -> Table:
     """The context-less model trained with soft and with hard targets (stage ``targets``)."""
-    d = (results.get("ablation") or {}).get("targets") or {}
-    arms = d.get("arms") or {}
     src = "outputs/metrics/ablation/targets.json"
     t = Table("targets", "Soft targets (the mapped emotion scores) against hard targets (the labels) for the "
               "context-less Emo Pillars model: same data, seed and recipe.",
               "Targets", [Column("Synthetic test macro-F1"), Column("GoEmotions zero-shot macro-F1"),
                           Column("lab./ex.", compare=False)])
+    raw = (results.get("ablation") or {}).get("targets")
+    if raw is None:
+        return t
+    d = TargetsAblation.parse(raw, src)
     names = {"soft": "Soft (all_emotions_mapped scores)", "hard": "Hard (labels)"}
     for arm in ("soft", "hard"):
-        a = arms.get(arm)
-        if not isinstance(a, dict):
+        a = d.arms.get(arm)
+        if a is None:
             continue
-        t.add_row(names[arm] + (" (main model)" if d.get("main_targets") == arm else ""),
-                  [score_cell(score(a.get("synthetic_test"), "macro_f1"), src),
-                   score_cell(score(a.get("goemotions_zero_shot"), "macro_f1"), src),
-                   number_cell(a.get("goemotions_labels_per_example"), 2, src)])
+        t.add_row(names[arm] + (" (main model)" if d.main_targets == arm else ""),
+                  [score_cell(_interval_score(a.synthetic_test["macro_f1"]), src),
+                   score_cell(_interval_score(a.goemotions_zero_shot["macro_f1"]), src),
+                   number_cell(a.goemotions_labels_per_example, 2, src)])
     t.notes = ["Best per column in bold. lab./ex.: labels predicted per GoEmotions test example.",
                "Intervals: 95% percentile bootstrap over test examples."]
     return t.mark_best()

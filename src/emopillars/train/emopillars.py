@@ -13,7 +13,8 @@ from typing import Literal, Optional
 
 import numpy as np
 
-from emopillars.eval.evaluate import decide, evaluate_scores
+from emopillars.contracts.evaluation import TrainRecord
+from emopillars.eval.evaluate import decide, evaluate_scores, evaluation_fields
 from emopillars.taxonomy import EMOTIONS
 from emopillars.train.data import Encoded, synthetic_examples
 from emopillars.train.distributed import is_main_process
@@ -59,7 +60,7 @@ def train_config(p, progress: bool = True) -> TrainConfig:
 
 def train_emopillars(variant: Literal["contextless", "contextual"], data_dir: str | Path, encoder_dir: str | Path,
                      train_params, eval_params, out_dir: str | Path, progress: bool = True,
-                     data_label: Optional[str] = None) -> tuple[dict, list[dict]]:
+                     data_label: Optional[str] = None) -> tuple[TrainRecord, list[dict]]:
     """Fine-tune, evaluate and export one Emo Pillars model; returns ``(metrics record, history)``.
 
     Under data-parallel training every process trains and scores; only the main one exports.
@@ -89,24 +90,23 @@ def train_emopillars(variant: Literal["contextless", "contextual"], data_dir: st
     rule = decide(dev_probs, dev_gold, True, eval_params.threshold_mode)
     record = evaluate_scores(test_probs, test_gold, labels, True, rule, "macro_f1", eval_params.bootstrap_samples,
                              eval_params.confidence, eval_params.seed)
-    record.pop("predictions")
-    record = {
-        "model": f"emopillars-{variant}",
-        "variant": variant,
-        "data": str(data_label or data_dir),
-        "targets": train_params.targets,
-        "protocol": ("fine-tuned on the synthetic train split (targets: "
-                     f"{'soft all_emotions_mapped scores' if train_params.targets == 'soft' else 'hard labels'}); "
-                     "checkpoint chosen on dev macro-F1; thresholds tuned on dev only; test labels are the hard "
-                     "labels; 95% percentile bootstrap over test examples"),
-        "n_train": len(train), "n_dev": len(splits["dev"]),
-        "input": INPUT_FORMATS[variant],
-        "best_dev": result.best_dev,
-        "train_seconds": round(result.seconds, 2),
-        "train_samples_per_s": round(result.train_samples_per_s, 2),
-        "steps": result.steps,
-        **record,
-    }
+    record = TrainRecord(
+        model=f"emopillars-{variant}",
+        variant=variant,
+        data=str(data_label or data_dir),
+        targets=train_params.targets,
+        protocol=("fine-tuned on the synthetic train split (targets: "
+                  f"{'soft all_emotions_mapped scores' if train_params.targets == 'soft' else 'hard labels'}); "
+                  "checkpoint chosen on dev macro-F1; thresholds tuned on dev only; test labels are the hard "
+                  "labels; 95% percentile bootstrap over test examples"),
+        n_train=len(train), n_dev=len(splits["dev"]),
+        input=INPUT_FORMATS[variant],
+        best_dev=result.best_dev,
+        train_seconds=round(result.seconds, 2),
+        train_samples_per_s=round(result.train_samples_per_s, 2),
+        steps=result.steps,
+        **evaluation_fields(record),
+    )
     card = model_card(
         f"emopillars-{variant}", str(encoder_dir),
         f"Emo Pillars synthetic {variant} data ({len(train)} training utterances from `{data_label or data_dir}`), "
@@ -114,7 +114,7 @@ def train_emopillars(variant: Literal["contextless", "contextual"], data_dir: st
         f"GoEmotions classes ({'soft scores' if train_params.targets == 'soft' else 'hard labels'} as targets).",
         "The utterance as the first segment" + ("" if variant == "contextless" else
             "; the character and its description, then the context, as the second segment (truncated first)") + ".",
-        labels, {k: v for k, v in record["metrics"].items()}, rule,
+        labels, {k: v.model_dump() for k, v in record.metrics.items()}, rule,
         {"epochs": cfg.epochs, "learning_rate": cfg.learning_rate, "head_lr_multiplier": cfg.head_lr_multiplier,
          "batch_size": cfg.batch_size, "max_length": cfg.max_length, "pooling": train_params.pooling,
          "seed": cfg.seed, "n_train": len(train), "steps": result.steps},
@@ -123,5 +123,5 @@ def train_emopillars(variant: Literal["contextless", "contextual"], data_dir: st
                 "English only."])
     if is_main_process():
         save_classifier(model, tokenizer, out_dir, labels, rule, {"variant": variant, **INPUT_FORMATS[variant]}, card,
-                        extra={"metrics": {k: v["value"] for k, v in record["metrics"].items()}})
+                        extra={"metrics": {k: v.value for k, v in record.metrics.items()}})
     return record, result.history
