@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from emopillars.contracts import RecordError
 from emopillars.report.numbers import REQUIRED, compute_numbers, render_numbers
 from emopillars.report.results import aggregate, read_synthetic, transfer_runs
 from emopillars.report.table import render
@@ -43,7 +44,8 @@ def test_aggregate_mirrors_the_metrics_folders(results):
     assert len(results["sources"]) == len(files)
     assert results["transfer"]["goemotions"]["base__frac1.0"] == _fixture_json("transfer/goemotions/base__frac1.0.json")
     assert results["dataset_stats"] == _fixture_json("dataset_stats.json")
-    assert "meld" in results["transfer"] and "contextual__frac0.01" not in results["transfer"]["meld"]
+    assert "meld" in results["transfer"] and results["transfer"]["emocontext"]["skipped"] == _fixture_json(
+        "transfer/emocontext/skipped.json")
 
 
 def test_aggregate_tolerates_missing_parts_and_names_broken_files(tmp_path):
@@ -69,7 +71,7 @@ def test_aggregate_stage_writes_full_results_and_compact_dvc_metrics(tmp_path):
     assert run["macro_f1"] == src["metrics"]["macro_f1"]["value"]
     assert run["macro_f1_ci_low"] == src["metrics"]["macro_f1"]["ci_low"]
     assert run["delta_vs_base"] == src["paired_test"]["delta"] and run["p_value_vs_base"] == src["paired_test"]["p_value"]
-    assert "contextual_pct1" not in headline["transfer"]["meld"]  # a run that did not happen
+    assert "emocontext" not in headline["transfer"]  # skipped: not configured
     assert headline["datasets"]["contextless"]["examples"] == 1503
     assert headline["humaneval"]["n_annotators"] == 3
     # compact: no per-class tables, and no key DVC would split (it flattens on ".")
@@ -109,7 +111,8 @@ def test_interval_level_is_read_from_the_runs(results):
     other = copy.deepcopy(results)
     for runs in other["transfer"].values():
         for run in runs.values():
-            run["bootstrap"]["confidence"] = 0.9
+            if "bootstrap" in run:  # skip lists have none
+                run["bootstrap"]["confidence"] = 0.9
     assert "90% bootstrap" in T.main_table(other).notes[1]
 
 
@@ -124,12 +127,19 @@ def test_lower_is_better_columns_mark_the_minimum():
     assert [r.cells[1].best for r in t.rows] == [True, False]
 
 
-def test_low_resource_table_leaves_a_missing_run_empty(results):
+def test_low_resource_table_has_every_run_and_a_missing_one_is_an_error(results, tmp_path):
     t = T.lowres_table(results)
     assert [c.header for c in t.columns] == ["1%", "10%", "100%"]
     meld = [r for r in t.rows if r.group.startswith("MELD")]
     contextual = next(r for r in meld if r.header == "Emo Pillars (contextual)")
-    assert contextual.cells[0].value is None and contextual.cells[0].display == "--"
+    src = _fixture_json("transfer/meld/contextual__frac0.01.json")
+    assert contextual.cells[0].value == src["metrics"]["weighted_f1"]["value"]
+    assert all(c.display != "--" for r in t.rows for c in r.cells)
+    shutil.copytree(FIX / "outputs" / "metrics", tmp_path / "metrics")
+    (tmp_path / "metrics" / "transfer" / "meld" / "contextual__frac0.01.json").unlink()
+    with pytest.raises(RecordError, match=r"outputs/metrics/transfer/meld/contextual__frac0\.01\.json: evaluation "
+                                          r"record not found .*rerun transfer@meld"):
+        T.lowres_table(aggregate(tmp_path / "metrics"))
     # best is marked within each benchmark, not across benchmarks
     for group in {r.group for r in t.rows}:
         rows = [r for r in t.rows if r.group == group]
@@ -196,7 +206,8 @@ def test_zeroshot_table_reports_labels_per_example_of_each_system(results):
     llm = next(r for r in t.rows if r.header.startswith("LLM"))
     goemotions_lpe = llm.cells[1]
     assert goemotions_lpe.value == 3.42
-    assert llm.cells[5].display == "--"  # no LLM baseline on MELD in the fixture
+    assert llm.cells[4].value == _fixture_json("llm_baseline/meld.json")["metrics"]["weighted_f1"]["value"]
+    assert "EmoContext: not evaluated (emocontext: no folder configured)." in t.notes
 
 
 def test_examples_table_escapes_generated_utterances(results):

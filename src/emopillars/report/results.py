@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Iterator, Optional
 
 from emopillars import benchmarks
+from emopillars.contracts import RecordError
 from emopillars.contracts.evaluation import (SKIP_FILE, EvaluationRecord, Interval, PairedTest, SkippedBenchmarks,
                                              SkipRecord)
 from emopillars.io import read_json
@@ -171,16 +172,48 @@ def runs(results: dict, kind: str) -> list[Run]:
     return out
 
 
+def _missing(kind: str, benchmark: str, stem: str, why: str) -> RecordError:
+    folder = "" if kind == "llm_baseline" else f"{benchmark}/"
+    return RecordError(f"outputs/metrics/{kind}/{folder}{stem}.json: evaluation record not found ({why})")
+
+
 def transfer_runs(results: dict) -> list[Run]:
-    return runs(results, "transfer")
+    """Every transfer run; each benchmark's runs must cover every init x fraction its stage trained."""
+    found = runs(results, "transfer")
+    for b in benchmarks_in(found):
+        mine = [r for r in found if r.benchmark == b]
+        have = {(r.init, r.fraction) for r in mine}
+        for init in inits_in(mine):
+            for fraction in sorted({r.fraction for r in mine}):
+                if (init, fraction) not in have:
+                    run = mine[0].record.run.model_copy(update={"init": init, "fraction": fraction})
+                    raise _missing("transfer", b, run.run_name, f"the transfer stage writes every init x fraction; "
+                                   f"rerun transfer@{b}")
+    return found
 
 
 def zeroshot_runs(results: dict) -> list[Run]:
-    return runs(results, "zeroshot")
+    """Every zero-shot run; each benchmark must have a record of every model the stage read."""
+    found = runs(results, "zeroshot")
+    for b in benchmarks_in(found):
+        have = {r.init for r in found if r.benchmark == b}
+        for init in inits_in(found):
+            if init not in have:
+                raise _missing("zeroshot", b, init, f"other benchmarks have one for {init}; rerun zeroshot@{b}")
+    return found
 
 
 def llm_runs(results: dict) -> list[Run]:
-    return runs(results, "llm_baseline")
+    """The LLM-baseline runs; once it ran, every evaluated benchmark has one or is in its skip list."""
+    found = runs(results, "llm_baseline")
+    if found:
+        evaluated = {r.benchmark for kind in ("transfer", "zeroshot") for r in runs(results, kind)}
+        covered = {r.benchmark for r in found} | {s.benchmark for s in skipped_benchmarks(results, "llm_baseline")}
+        for b in benchmarks_in([r for kind in ("transfer", "zeroshot") for r in runs(results, kind)]):
+            if b in evaluated - covered:
+                raise _missing("llm_baseline", b, b, "the LLM baseline classifies every benchmark of "
+                               "transfer.benchmarks; rerun llm_baseline")
+    return found
 
 
 def skipped_benchmarks(results: dict, kind: str) -> list[SkipRecord]:
