@@ -145,20 +145,21 @@ def interval_score(m: Interval) -> Score:
     return Score(m.value, m.ci_low, m.ci_high)
 
 
-def _records(kind: str, files: dict, folder: str) -> Iterator[tuple[str, dict]]:
-    """``(source, data)`` of the evaluation records in one folder of the results (skip lists left out)."""
-    for stem, data in sorted(files.items()):
-        if stem != SKIP_FILE.removesuffix(".json"):
-            yield f"outputs/metrics/{kind}/{folder}{stem}.json", data
+def _source(kind: str, benchmark: str, stem: str) -> str:
+    """Where a stage of ``kind`` writes the file ``stem`` of ``benchmark`` (the LLM baseline: one folder)."""
+    folder = "" if kind == "llm_baseline" else f"{benchmark}/"
+    return f"outputs/metrics/{kind}/{folder}{stem}.json"
 
 
 def _evaluation_files(results: dict, kind: str) -> Iterator[tuple[str, dict]]:
+    """``(source, data)`` of the evaluation records of one kind in ``results`` (skip lists left out)."""
     node = results.get(kind) or {}
-    if kind == "llm_baseline":
-        yield from _records(kind, node, "")
-        return
-    for bench, files in sorted(node.items()):
-        yield from _records(kind, files, f"{bench}/")
+    folders = {"": node} if kind == "llm_baseline" else node
+    skip = SKIP_FILE.removesuffix(".json")
+    for bench, files in sorted(folders.items()):
+        for stem, data in sorted(files.items()):
+            if stem != skip:
+                yield _source(kind, bench, stem), data
 
 
 def runs(results: dict, kind: str) -> list[Run]:
@@ -167,14 +168,13 @@ def runs(results: dict, kind: str) -> list[Run]:
     for source, data in _evaluation_files(results, kind):
         record = EvaluationRecord.parse(data, source)
         if record.run.kind != kind:
-            raise ValueError(f"{source}: a {record.run.kind} record in the {kind} folder")
+            raise RecordError(f"{source}: a {record.run.kind} record in the {kind} folder")
         out.append(Run(record, source))
     return out
 
 
 def _missing(kind: str, benchmark: str, stem: str, why: str) -> RecordError:
-    folder = "" if kind == "llm_baseline" else f"{benchmark}/"
-    return RecordError(f"outputs/metrics/{kind}/{folder}{stem}.json: evaluation record not found ({why})")
+    return RecordError(f"{_source(kind, benchmark, stem)}: evaluation record not found ({why})")
 
 
 def transfer_runs(results: dict) -> list[Run]:
@@ -207,10 +207,10 @@ def llm_runs(results: dict) -> list[Run]:
     """The LLM-baseline runs; once it ran, every evaluated benchmark has one or is in its skip list."""
     found = runs(results, "llm_baseline")
     if found:
-        evaluated = {r.benchmark for kind in ("transfer", "zeroshot") for r in runs(results, kind)}
+        evaluated = [r for kind in ("transfer", "zeroshot") for r in runs(results, kind)]
         covered = {r.benchmark for r in found} | {s.benchmark for s in skipped_benchmarks(results, "llm_baseline")}
-        for b in benchmarks_in([r for kind in ("transfer", "zeroshot") for r in runs(results, kind)]):
-            if b in evaluated - covered:
+        for b in benchmarks_in(evaluated):
+            if b not in covered:
                 raise _missing("llm_baseline", b, b, "the LLM baseline classifies every benchmark of "
                                "transfer.benchmarks; rerun llm_baseline")
     return found
@@ -219,14 +219,12 @@ def llm_runs(results: dict) -> list[Run]:
 def skipped_benchmarks(results: dict, kind: str) -> list[SkipRecord]:
     """The benchmarks a stage of ``kind`` recorded as skipped (``skipped.json``), in registry order."""
     node = results.get(kind) or {}
+    folders = {"": node} if kind == "llm_baseline" else node
     stem = SKIP_FILE.removesuffix(".json")
     found = []
-    if kind == "llm_baseline":
-        files = {f"outputs/metrics/{kind}/{SKIP_FILE}": node[stem]} if stem in node else {}
-    else:
-        files = {f"outputs/metrics/{kind}/{b}/{SKIP_FILE}": f[stem] for b, f in sorted(node.items()) if stem in f}
-    for source, data in files.items():
-        found += SkippedBenchmarks.parse(data, source).skipped
+    for bench, files in sorted(folders.items()):
+        if stem in files:
+            found += SkippedBenchmarks.parse(files[stem], _source(kind, bench, stem)).skipped
     order = {b: i for i, b in enumerate(benchmarks.names())}
     return sorted(found, key=lambda s: (order.get(s.benchmark, len(order)), s.benchmark))
 
