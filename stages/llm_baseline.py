@@ -19,7 +19,7 @@ from emopillars.config import load_params
 from emopillars.contracts.evaluation import SKIP_FILE, SkippedBenchmarks, SkipRecord
 from emopillars.eval.llm_baseline import benchmark_requests, evaluate_answers
 from emopillars.io import write_jsonl
-from emopillars.train.transfer import seeded_subset
+from emopillars.eval.evaluate import seeded_subset
 
 
 def main(argv=None) -> int:

@@ -81,7 +81,7 @@ def test_the_stage_classifies_each_benchmark_and_records_the_unconfigured_one(tm
 
     from emopillars.llm.engine import Engine
     from emopillars.profiles import compose
-    from emopillars.train.transfer import seeded_subset
+    from emopillars.eval.evaluate import seeded_subset
 
     params_path = compose("smoke", tmp_path / "params.yaml", ROOT / "conf")
     raw = yaml.safe_load(params_path.read_text())

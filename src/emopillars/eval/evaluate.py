@@ -20,6 +20,25 @@ from emopillars.eval.thresholds import (apply_thresholds, predict_single_label, 
                                         tune_per_class_thresholds)
 
 
+def seeded_subset(items: list, n: Optional[int], seed: int) -> list:
+    """``n`` items by a seeded permutation (all when ``n`` is None or large enough); order kept stable."""
+    if n is None or n >= len(items):
+        return list(items)
+    rng = np.random.default_rng(seed)
+    return [items[i] for i in sorted(rng.permutation(len(items))[:n])]
+
+
+def gold_labels(records, labels: Sequence[str], multi_label: bool) -> np.ndarray:
+    """Gold labels of ``records`` over ``labels``: an indicator matrix (multi-label) or class ids."""
+    index = {l: i for i, l in enumerate(labels)}
+    if multi_label:
+        out = np.zeros((len(records), len(labels)), dtype=bool)
+        for i, r in enumerate(records):
+            out[i, [index[l] for l in r.labels]] = True
+        return out
+    return np.array([index[r.labels[0]] for r in records])
+
+
 def decide(dev_probs: Optional[np.ndarray], dev_gold: Optional[np.ndarray], multi_label: bool,
            mode: Literal["global", "per_class"] = "global") -> dict:
     """The decision rule, from dev only: ``{"kind", "global", "per_class"}``.

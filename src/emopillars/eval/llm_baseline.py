@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field, create_model
 
 from emopillars import benchmarks
 from emopillars.contracts.evaluation import EvaluationRecord, RunIdentity
-from emopillars.eval.evaluate import evaluate_scores, evaluation_record, prediction_rows
+from emopillars.eval.evaluate import evaluate_scores, evaluation_record, gold_labels, prediction_rows
 from emopillars.llm.types import GenerationRequest, SamplingParams
 from emopillars.synth.prompts import load_template
 
@@ -96,12 +96,10 @@ def score_answers(answers: np.ndarray, gold: np.ndarray, multi_label: bool) -> t
 
 def evaluate_answers(benchmark: str, test_records, results, ep, system: str) -> tuple[EvaluationRecord, list[dict]]:
     """The evaluation record and prediction rows of the engine's ``results`` (one per test record, in order)."""
-    from emopillars.train.transfer import Head, gold
-
     b = benchmarks.get(benchmark)
     labels = list(b.labels)
     answers = np.stack([parse_answer(r.parsed if r.ok else None, labels, b.multi_label) for r in results])
-    g = gold(test_records, Head(benchmark, "benchmark"))
+    g = gold_labels(test_records, labels, b.multi_label)
     rule, scores = score_answers(answers, g, b.multi_label)
     rec = evaluate_scores(scores, g, labels, b.multi_label, rule, b.primary_metric, ep.bootstrap_samples,
                           ep.confidence, ep.seed)

@@ -22,7 +22,8 @@ import numpy as np
 from emopillars import benchmarks
 from emopillars.contracts.evaluation import EvaluationRecord, RunIdentity
 from emopillars.data.label_maps import primary_class, project_scores
-from emopillars.eval.evaluate import decide, evaluate_scores, evaluation_record, prediction_rows
+from emopillars.eval.evaluate import (decide, evaluate_scores, evaluation_record, gold_labels, prediction_rows,
+                                      seeded_subset)
 from emopillars.taxonomy import EMOTIONS
 from emopillars.train.data import Encoded, record_examples
 from emopillars.train.modeling import build_classifier, load_classifier, replace_head
@@ -36,14 +37,6 @@ ZERO_SHOT_PROTOCOL = ("zero-shot: the Emo Pillars model's 28 scores projected to
 def system_name(init: str) -> str:
     """What an initialisation is, as the evaluation records name it."""
     return "base encoder" if init == "base" else f"emopillars-{init}"
-
-
-def seeded_subset(items: list, n: Optional[int], seed: int) -> list:
-    """``n`` items by a seeded permutation (all when ``n`` is None or large enough); order kept stable."""
-    if n is None or n >= len(items):
-        return list(items)
-    rng = np.random.default_rng(seed)
-    return [items[i] for i in sorted(rng.permutation(len(items))[:n])]
 
 
 def fraction_sizes(pool: int, fractions: Sequence[float], min_examples: int) -> dict[float, int]:
@@ -86,14 +79,7 @@ class Head:
 
 def gold(records, head: Head):
     """Gold labels in the benchmark's label space: indicator matrix or class ids."""
-    labels = head.bench_labels
-    index = {l: i for i, l in enumerate(labels)}
-    if head.multi_label:
-        out = np.zeros((len(records), len(labels)), dtype=bool)
-        for i, r in enumerate(records):
-            out[i, [index[l] for l in r.labels]] = True
-        return out
-    return np.array([index[r.labels[0]] for r in records])
+    return gold_labels(records, head.bench_labels, head.multi_label)
 
 
 def init_model(init: str, init_dir: Optional[Path], encoder_dir: Path, head: Head, pooling: str):
