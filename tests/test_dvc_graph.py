@@ -600,11 +600,26 @@ def _stage_imports(stage: dict) -> list[str]:
     return [f"imports stage script {f} (shared code belongs in src/emopillars)" for f in others]
 
 
+def opened_files(script: str, opts: dict[str, str]) -> set[str]:
+    """Project files the stage's code opens by name: ``matplotlibrc`` (read from the working directory once
+    matplotlib is imported) and the templates ``get_template("...")`` loads from the ``--templates`` folder."""
+    found = set()
+    for f in import_closure(script):
+        for node in ast.walk(_tree(f)):
+            if isinstance(node, ast.Import) and any(a.name.split(".")[0] == "matplotlib" for a in node.names):
+                found.add("matplotlibrc")
+            elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                  and node.func.attr == "get_template" and node.args and isinstance(node.args[0], ast.Constant)):
+                if opts.get("templates"):
+                    found.add(f"{opts['templates'].rstrip('/')}/{node.args[0].value}")
+    return found
+
+
 def _code_problems(stage: dict) -> list[str]:
-    script, _ = command(stage)
+    script, opts = command(stage)
     deps = _names(stage.get("deps"))
     files = sorted(rel(f) for f in import_closure(script) if not (f.name == "__init__.py" and _holds_no_code(f)))
-    files += sorted(prompt_templates(script))
+    files += sorted(prompt_templates(script) | opened_files(script, opts))
     problems = [f"missing dep {f}" for f in files if not covered(f, deps)]
     # code declared but out of the stage's reach reruns it for nothing
     return problems + [f"declares {d}, which it never loads" for d in deps
@@ -732,6 +747,12 @@ def test_the_prompts_of_each_step_are_found():
     assert prompt_templates("stages/contexts.py") == {"prompts/contexts.j2", "prompts/labels.j2"}
     assert prompt_templates("stages/llm_baseline.py") == {"prompts/llm_baseline.j2"}
     assert prompt_templates("stages/curate.py") == set()
+
+
+def test_files_opened_by_name_are_found():
+    tables, figures = dvc_stages()["tables"], dvc_stages()["figures"]
+    assert opened_files(*command(tables)) == {"reports/templates/table.tex.j2", "reports/templates/table.md.j2"}
+    assert opened_files(*command(figures)) == {"matplotlibrc"}
 
 
 def test_params_reads_follow_into_the_library():
