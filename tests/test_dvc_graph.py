@@ -2,21 +2,27 @@
 
 For every stage (``foreach`` items expanded):
 
-* code: the project files its script can load are among its ``deps``. The set is the
-  static import closure of the script over ``src/emopillars`` and ``stages/``, with
-  imports inside functions counted (``main()`` imports lazily, and a lazily imported
-  module still changes the outputs when it runs). The closure is a superset of what
-  the script loads at import time, which a fresh interpreter per script confirms.
-  A stage script that imports another stage script is an error by itself: shared
-  code belongs in the library.
-* prompts: the ``<name>.j2`` templates of the steps and functions the script uses.
-* params: the keys of ``params.yaml`` the script reads, followed through the
-  functions it hands params (or a section of them) to, are covered by its
-  ``params:``, and every declared key is read.
+* code: the project files its script can load are among its ``deps`` (a dep may be a
+  folder), and no code dep is out of its reach. The set is the static import closure of
+  the script over ``src/emopillars`` and ``stages/``: module-level imports, and the
+  imports inside a function or class once a file of the closure mentions it by name
+  (``main()`` and the engine import lazily; a module imported there changes the outputs
+  when it runs). Static, so it is deterministic and needs no model or data; a fresh
+  process per script (forked before any project module is loaded) confirms that the
+  closure holds everything that importing the script loads. Package ``__init__.py``
+  files that hold only a docstring are left out. A stage script that imports another
+  stage script is an error by itself: shared code belongs in the library.
+* files: the ``prompts/<name>.j2`` templates of the steps and functions the script
+  uses, ``matplotlibrc`` where matplotlib is imported, and the templates that
+  ``get_template`` loads from the stage's ``--templates`` folder.
+* params: the keys of ``params.yaml`` the script reads, followed through the functions
+  it hands params (or a section) to, are covered by its ``params:``, and every
+  declared key is read. A section used whole (stored, or passed where it cannot be
+  followed) counts as read whole.
 * arguments: every option of the script's parser is ``--params``, a path declared in
   the stage (deps, outs, metrics, plots) or the ``foreach`` item; a knob is a param.
 * outputs: every output path on the command line is declared in ``outs``/``metrics``/
-  ``plots``, and every declared output is written by one of them.
+  ``plots``, and every declared output is written by one of the command's paths.
 """
 
 from __future__ import annotations
@@ -46,7 +52,7 @@ PROMPTS = "prompts"
 
 # Options a stage may take that are neither a path nor a param, each with the reason.
 ARGUMENT_ALLOW = {
-    # the foreach item: the stage's name carries it, and dvc.yaml fixes it per stage
+    # given the foreach item: the stage's name carries it, and dvc.yaml fixes it per stage
     ("train", "variant"), ("transfer", "benchmark"), ("zeroshot", "benchmark"),
 }
 # Params the analysis finds read where the stage cannot reach them, each with the reason.
@@ -642,9 +648,9 @@ def _argument_problems(stage: dict, probes: dict[str, dict]) -> list[str]:
     problems = []
     for opt in probes[script]["options"]:
         dest, flag = opt["dest"], "--" + opt["dest"].replace("_", "-")
-        if dest == "params" or (stage["base"], dest) in ARGUMENT_ALLOW:
-            continue
         value = opts.get(dest)
+        if dest == "params" or ((stage["base"], dest) in ARGUMENT_ALLOW and value == stage["item"]):
+            continue
         if value is None:
             problems.append(f"{flag} is not on the command line (default {opt['default']!r}): a knob outside params")
         elif not overlaps(value, declared):
