@@ -32,7 +32,6 @@ def main(argv=None) -> int:
     p.add_argument("--step-metrics", required=True, help="folder of the per-stage count metrics")
     p.add_argument("--goemotions", required=True, help="folder of GoEmotions (train.tsv ...)")
     p.add_argument("--embedder", default="models/embedder", help="sentence-embedding model folder")
-    p.add_argument("--sample-per-class", type=int, default=200)
     p.add_argument("--out", required=True)
     args = p.parse_args(argv)
     params = load_params(args.params)
@@ -45,7 +44,7 @@ def main(argv=None) -> int:
     for name in ("contextless", "contextual"):
         rows = [r for s in ("train", "dev", "test") for r in read_jsonl(Path(args.datasets) / name / f"{s}.jsonl")]
         ours = by_class((r["utterance"], r["labels"]) for r in rows)
-        sizes = {e: min(len(ours.get(e, [])), args.sample_per_class) for e in EMOTIONS}
+        sizes = {e: min(len(ours.get(e, [])), params.dataset_stats.sample_per_class) for e in EMOTIONS}
         div_ours = diversity_by_class(ours, sizes, params.seed, encoder)
         div_go = diversity_by_class(go_by_class, {e: sizes[e] for e in div_ours}, params.seed, encoder)
         out["datasets"][name] = {

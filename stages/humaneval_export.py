@@ -22,14 +22,13 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--params", default="params.yaml")
     p.add_argument("--data-dir", required=True)
-    p.add_argument("--splits", default="train,dev,test", help="comma-separated splits to sample from")
     p.add_argument("--template", required=True)
     p.add_argument("--out-dir", required=True)
     p.add_argument("--key", required=True)
     args = p.parse_args(argv)
 
     params = load_params(args.params).report
-    datasets = read_synthetic(args.data_dir, tuple(s for s in args.splits.split(",") if s))
+    datasets = read_synthetic(args.data_dir, tuple(params.humaneval_splits))
     if not datasets:
         raise SystemExit(f"humaneval_export: error: no synthetic examples under {args.data_dir}/"
                          "{contextless,contextual}/ (run the curate stage first: dvc repro curate)")

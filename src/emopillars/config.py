@@ -166,6 +166,11 @@ class CurateParams(Section):
     seed: int = 13
 
 
+class DatasetStatsParams(Section):
+    sample_per_class: int = Field(200, ge=1, description="texts per emotion (ours and GoEmotions alike) in the "
+                                                         "diversity measures")
+
+
 # --------------------------------------------------------------------------- classifiers
 class TrainParams(Section):
     targets: Literal["soft", "hard"] = "soft"
@@ -250,6 +255,8 @@ class ReportParams(Section):
     examples_seed: int = 13
     humaneval_per_stratum: int = Field(2, ge=1, description="items per (dataset, primary emotion) in the annotation sheet")
     humaneval_seed: int = 13
+    humaneval_splits: list[Literal["train", "dev", "test"]] = Field(["train", "dev", "test"], min_length=1,
+                                                                    description="splits the annotation sheet samples")
 
 
 class Params(Section):
@@ -264,6 +271,7 @@ class Params(Section):
     labels: LabelsParams = LabelsParams()
     contexts: ContextsParams = ContextsParams()
     curate: CurateParams = CurateParams()
+    dataset_stats: DatasetStatsParams = DatasetStatsParams()
     train: TrainParams = TrainParams()
     transfer: TransferParams = TransferParams()
     evaluate: EvaluateParams = EvaluateParams()
