@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from pydantic import ValidationError
 
 from emopillars.data.label_maps import BENCHMARK_LABELS
 from emopillars.data.records import EmotionRecord
@@ -100,7 +101,7 @@ def test_llm_baseline_request_and_answer_parsing():
     assert req.sampling.temperature == 0.0 and req.tag == "d1_u3"
     schema = answer_schema(labels, multi_label=False)
     assert schema.model_json_schema()["properties"]["emotions"]["maxItems"] == 1
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError, match=r"emotions\.0\n  Input should be 'anger'"):
         schema.model_validate({"emotions": ["happiness"]})
     assert parse_answer({"emotions": ["joy", "fear"]}, labels, multi_label=False).tolist() == \
         [l == "joy" for l in labels]
