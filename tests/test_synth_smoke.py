@@ -22,7 +22,11 @@ def _params(tmp_path: Path, **overrides) -> Path:
     p = yaml.safe_load(out.read_text())
     p["llm"]["cache_path"] = str(tmp_path / "cache.sqlite")
     for section, values in overrides.items():
-        p[section].update(values)
+        for key, value in values.items():  # a nested override (sampling) changes only the keys it names
+            if isinstance(value, dict):
+                p[section][key].update(value)
+            else:
+                p[section][key] = value
     out.write_text(yaml.safe_dump(p))
     return out
 
