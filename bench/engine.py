@@ -86,11 +86,11 @@ def bare_chat(backend, requests) -> dict:
 
 
 def in_process(args, model_dir: Path, workdir: Path) -> dict:
-    from emopillars.config import LLMParams
+    from emopillars.config import defaults
     from emopillars.llm.backends.vllm_backend import VLLMBackend
     from emopillars.llm.engine import Engine
 
-    params = LLMParams(kv_cache_memory_gib=args.kv_cache_gib, max_model_len=1024)
+    params = defaults().llm.replace(kv_cache_memory_gib=args.kv_cache_gib, max_model_len=1024)
     t0 = time.perf_counter()
     backend = VLLMBackend(model_dir, params)
     load_s = time.perf_counter() - t0
@@ -146,7 +146,8 @@ def in_process(args, model_dir: Path, workdir: Path) -> dict:
         out["overhead"] = {"runs": runs, "median_ratio": ratios[len(ratios) // 2], "requests": args.n,
                            "max_tokens": args.max_tokens, "engine_batch_size": args.n}
         # Truncation: a schema the answer cannot fit into 12 tokens is rejected as truncated, never parsed.
-        with Engine(backend, workdir / "trunc.sqlite", max_retries=0, batch_size=64, progress=False, model_id="bench") as engine:
+        with Engine(backend, workdir / "trunc.sqlite", max_retries=0, batch_size=64, progress=False, model_id="bench",
+                    truncated="reject") as engine:
             tr = engine.generate(make_requests(16, 12))
         out["truncation"] = {
             "requests": len(tr), "max_tokens": 12,

@@ -25,11 +25,11 @@ def one(kv_gib: float, model_dir: str, n: int, max_model_len: int) -> dict:
 
     sys.path.insert(0, str(ROOT))
     from bench.engine import make_requests, bare_chat
-    from emopillars.config import LLMParams
+    from emopillars.config import defaults
     from emopillars.llm.backends.vllm_backend import VLLMBackend
 
     t0 = time.perf_counter()
-    backend = VLLMBackend(model_dir, LLMParams(kv_cache_memory_gib=kv_gib, max_model_len=max_model_len))
+    backend = VLLMBackend(model_dir, defaults().llm.replace(kv_cache_memory_gib=kv_gib, max_model_len=max_model_len))
     load = time.perf_counter() - t0
     try:
         bare_chat(backend, make_requests(4, 8))

@@ -57,11 +57,11 @@ def mirror_dir() -> Path:
 def vllm_backend(generator_dir):
     """One vLLM engine on the default generator for the whole session (loading takes ~30 s on CPU)."""
     pytest.importorskip("vllm")
-    from emopillars.config import LLMParams
+    from emopillars.config import defaults
     from emopillars.llm.backends.vllm_backend import VLLMBackend
 
     # A small explicit KV cache keeps the test process light (on CPU the default reserves a share of all RAM).
-    backend = VLLMBackend(generator_dir, LLMParams(kv_cache_memory_gib=0.25, max_model_len=1024))
+    backend = VLLMBackend(generator_dir, defaults().llm.replace(kv_cache_memory_gib=0.25, max_model_len=1024))
     yield backend
     backend.close()
 

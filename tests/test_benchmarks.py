@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from emopillars import benchmarks
-from emopillars.config import DataParams, TransferParams
+from emopillars.config import DataParams, defaults
 from emopillars.data.readers import DatasetNotSupplied, read_isear
 from emopillars.eval.bootstrap import bootstrap_metrics
 from emopillars.taxonomy import EMOTIONS
@@ -16,8 +16,9 @@ from helpers.toybench import FOLDER, TOY, read_toybench
 
 
 def Params(data=None, transfer=None):
-    """The two params sections the registry reads."""
-    return SimpleNamespace(data=data or DataParams(), transfer=transfer or TransferParams())
+    """The two params sections the registry reads (the default profile's, unless given)."""
+    d = defaults()
+    return SimpleNamespace(data=data or d.data, transfer=transfer or d.transfer)
 
 
 @pytest.mark.parametrize("b", benchmarks.all_benchmarks(), ids=lambda b: b.name)
@@ -58,7 +59,7 @@ def test_an_unconfigured_user_benchmark_says_which_param_to_set():
 
 
 def test_isear_splits_with_data_split_seed_not_the_transfer_seed(mirror_dir):
-    params = Params(data=DataParams(split_seed=7, out_dir=str(mirror_dir)))
+    params = Params(data=defaults().data.replace(split_seed=7, out_dir=str(mirror_dir)))
     assert params.transfer.seed != 7
     splits, _ = benchmarks.read_splits("isear", params)
     by_seed = {seed: read_isear(mirror_dir / "isear", seed=seed) for seed in (7, params.transfer.seed)}
@@ -69,9 +70,9 @@ def test_isear_splits_with_data_split_seed_not_the_transfer_seed(mirror_dir):
 
 def test_a_registered_benchmark_is_read_mapped_and_accepted_by_the_params():
     with pytest.raises(ValueError, match="unknown benchmark 'toybench'"):
-        TransferParams(benchmarks=["toybench"])
+        defaults().transfer.replace(benchmarks=["toybench"])
     with benchmarks.registered(TOY):
-        params = Params(DataParams(out_dir=str(FOLDER.parent)), TransferParams(benchmarks=["toybench"]))
+        params = Params(defaults().data.replace(out_dir=str(FOLDER.parent)), defaults().transfer.replace(benchmarks=["toybench"]))
         splits, reason = benchmarks.read_splits("toybench", params)
         assert reason is None and splits.counts() == {"train": 12, "dev": 3, "test": 3}
         from emopillars.data.label_maps import project_label, to_taxonomy

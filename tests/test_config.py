@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from emopillars.config import ParamsError, load_params
-from emopillars.profiles import PROFILES, compose
+from pydantic import BaseModel, ValidationError
+
+from emopillars.config import Params, ParamsError, defaults, load_params
+from emopillars.profiles import PROFILES, compose, composed
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -59,6 +61,9 @@ def test_every_profile_composes_to_valid_params(tmp_path, profile):
     out = compose(profile, tmp_path / "params.yaml", ROOT / "conf")
     params = load_params(out)
     assert params.profile == profile
+    # defaults() reads the same composition that DVC writes
+    assert yaml.safe_load(out.read_text()) == composed(profile, ROOT / "conf")
+    assert defaults(profile) == params
 
 
 def test_profiles_differ_in_scale(tmp_path):
@@ -73,6 +78,57 @@ def test_committed_params_match_default_profile(tmp_path):
     """params.yaml in git is exactly what `dvc exp run -S profile=default` composes."""
     out = compose("default", tmp_path / "params.yaml", ROOT / "conf")
     assert yaml.safe_load(out.read_text()) == yaml.safe_load((ROOT / "params.yaml").read_text())
+
+
+def _schema_fields(model: type[BaseModel], prefix: str = ""):
+    for name, field in model.model_fields.items():
+        yield prefix + name, field
+        if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
+            yield from _schema_fields(field.annotation, f"{prefix}{name}.")
+
+
+def test_schema_has_no_defaults_so_conf_holds_every_value():
+    """A default in the schema could differ from conf/config.yaml; with none, the composed params are the only source."""
+    with_default = [key for key, field in _schema_fields(Params) if not field.is_required()]
+    assert with_default == []
+    assert len(list(_schema_fields(Params))) > 150
+
+
+def test_a_key_missing_from_params_is_named(tmp_path):
+    path = _write(tmp_path, lambda raw: raw["contexts"].pop("relabel"))
+    with pytest.raises(ParamsError, match=r"key 'contexts\.relabel': required key is missing"):
+        load_params(path)
+
+
+def test_defaults_are_what_the_pipeline_runs():
+    params = defaults()
+    assert params == load_params(ROOT / "params.yaml")
+    # the CPU profile reuses utterance labels for contexts; the paper profile labels again in context
+    assert params.contexts.relabel is False and defaults("paper").contexts.relabel is True
+    params.contexts.relabel = True  # each call is a fresh copy
+    assert defaults().contexts.relabel is False
+
+
+def test_replace_validates_the_changed_section():
+    llm = defaults().llm
+    assert llm.replace(batch_size=7).batch_size == 7 and llm.batch_size != 7
+    with pytest.raises(ValidationError, match="batch_size"):
+        llm.replace(batch_size=0)
+    with pytest.raises(ValidationError, match="extra"):
+        llm.replace(bacth_size=7)
+
+
+@pytest.mark.parametrize("section", ["train", "transfer"])
+def test_trainer_config_takes_every_optimisation_setting_from_its_section(section):
+    from emopillars.train.trainer import FROM_PARAMS, TrainConfig
+
+    changed = {"weight_decay": 0.05, "warmup_ratio": 0.25, "label_smoothing": 0.1, "class_weighting": "sqrt_inverse",
+               "evals_per_epoch": 3, "max_evals": 7, "patience": 2, "seed": 101, "head_lr_multiplier": 4.0}
+    params = getattr(defaults(), section).replace(**changed)
+    cfg = TrainConfig.from_params(params, epochs=9.0, progress=False)
+    assert {k: getattr(cfg, k) for k in changed} == changed
+    assert cfg.epochs == 9.0 and cfg.batch_size == params.batch_size and cfg.progress is False
+    assert set(FROM_PARAMS) <= set(type(params).model_fields)
 
 
 def test_cli_help_lists_commands():

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from emopillars.config import DataParams
+from emopillars.config import defaults
 from emopillars import benchmarks
 from emopillars.data.readers import (
     DataError,
@@ -76,11 +76,12 @@ def test_isear_drops_non_answers_and_splits_stratified(mirror_dir):
     for split in ("dev", "test"):
         c = Counter(r.labels[0] for r in isear[split])
         assert all(abs(c[lab] - per_label[lab] / 10) <= 1 for lab in per_label)
-    # the split is a function of the seed
-    again = read_isear(mirror_dir / "isear")
-    assert [r.id for r in again["test"]] == [r.id for r in isear["test"]]
-    other = read_isear(mirror_dir / "isear", seed=14)
-    assert [r.id for r in other["test"]] != [r.id for r in isear["test"]]
+    # the split is a function of the seed it is given (seeds other than the default, so that one left unpassed shows)
+    first, again = read_isear(mirror_dir / "isear", seed=29), read_isear(mirror_dir / "isear", seed=29)
+    other = read_isear(mirror_dir / "isear", seed=30)
+    test_ids = [r.id for r in first["test"]]
+    assert [r.id for r in again["test"]] == test_ids
+    assert [r.id for r in other["test"]] != test_ids and [r.id for r in isear["test"]] != test_ids
 
 
 def test_meld_counts_and_context(meld):
@@ -273,17 +274,17 @@ def test_malformed_goemotions_and_isear_rows(mirror_dir, tmp_path):
 @pytest.mark.parametrize("name,key", [("iemocap", "iemocap_dir"), ("emocontext", "emocontext_dir")])
 def test_user_supplied_benchmark_not_configured(name, key):
     with pytest.raises(DatasetNotSupplied, match=rf"set data\.{key}"):
-        load_benchmark(name, DataParams())
+        load_benchmark(name, defaults().data)
     with pytest.raises(DatasetNotSupplied, match=rf"/nowhere/{name}: folder not found.*data\.{key}"):
         read_benchmark(name, f"/nowhere/{name}")
 
 
 def test_load_benchmark_uses_params(tmp_path):
-    params = DataParams(emocontext_dir=str(FIXTURES / "emocontext"), iemocap_dir=str(FIXTURES / "iemocap"))
+    params = defaults().data.replace(emocontext_dir=str(FIXTURES / "emocontext"), iemocap_dir=str(FIXTURES / "iemocap"))
     assert load_benchmark("emocontext", params).counts()["test"] == 3
     assert load_benchmark("iemocap", params).counts() == read_benchmark("iemocap", FIXTURES / "iemocap").counts()
     with pytest.raises(DatasetNotSupplied, match="run the data stage"):
-        load_benchmark("meld", DataParams(out_dir=str(tmp_path / "raw")))
+        load_benchmark("meld", defaults().data.replace(out_dir=str(tmp_path / "raw")))
 
 
 def test_cli_datasets_summarises_a_user_copy(capsys):

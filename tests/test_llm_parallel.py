@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-from emopillars.config import LLMParams
+from emopillars.config import defaults
 from emopillars.llm.backends.parallel import DataParallelBackend, resolve_workers, worker_environments
 from emopillars.llm.backends import Call
 from emopillars.llm.engine import Engine
@@ -54,7 +54,7 @@ def test_each_worker_sees_only_its_devices():
 
 def test_calls_are_shared_out_and_answered_in_order(tmp_path):
     envs = [{"CUDA_VISIBLE_DEVICES": "", "VLLM_CPU_OMP_THREADS_BIND": str(w)} for w in range(2)]
-    backend = DataParallelBackend(tmp_path, LLMParams(), 2, envs=envs, worker=WORKER)
+    backend = DataParallelBackend(tmp_path, defaults().llm, 2, envs=envs, worker=WORKER)
     try:
         texts = [f"line {i}" for i in range(7)]
         answers = [json.loads(c.text) for c in backend.complete(_calls(texts))]
@@ -71,7 +71,7 @@ def test_calls_are_shared_out_and_answered_in_order(tmp_path):
 
 def test_a_dead_engine_is_an_error_that_names_it(tmp_path):
     envs = [{"CUDA_VISIBLE_DEVICES": "", "VLLM_CPU_OMP_THREADS_BIND": str(w)} for w in range(2)]
-    backend = DataParallelBackend(tmp_path, LLMParams(), 2, envs=envs, worker=WORKER)
+    backend = DataParallelBackend(tmp_path, defaults().llm, 2, envs=envs, worker=WORKER)
     try:
         with pytest.raises(EngineError, match=r"vLLM worker 1 .* exit"):
             backend.complete(_calls(["fine", "CRASH"]))
@@ -81,7 +81,7 @@ def test_a_dead_engine_is_an_error_that_names_it(tmp_path):
 
 def test_engine_over_workers_retries_in_the_next_wave_and_caches_once(tmp_path):
     envs = [{"CUDA_VISIBLE_DEVICES": "", "VLLM_CPU_OMP_THREADS_BIND": str(w)} for w in range(2)]
-    backend = DataParallelBackend(tmp_path, LLMParams(), 2, envs=envs, worker=WORKER)
+    backend = DataParallelBackend(tmp_path, defaults().llm, 2, envs=envs, worker=WORKER)
     requests = [GenerationRequest(messages=[{"role": "user", "content": f"{'BAD' if i % 3 == 0 else 'ok'} {i}"}],
                                   seed=i, schema=Echo, tag=str(i)) for i in range(10)]
     try:
@@ -112,11 +112,11 @@ class _Refuse:
 _PARENT = r"""
 import sys, time
 sys.path.insert(0, sys.argv[1])
-from emopillars.config import LLMParams
+from emopillars.config import defaults
 from emopillars.llm.backends.parallel import DataParallelBackend
 if __name__ == "__main__":
     envs = [{"CUDA_VISIBLE_DEVICES": "", "VLLM_CPU_OMP_THREADS_BIND": str(w)} for w in range(2)]
-    b = DataParallelBackend(sys.argv[2], LLMParams(), 2, envs=envs, worker="tests.helpers.scripted_backend:ScriptedBackend")
+    b = DataParallelBackend(sys.argv[2], defaults().llm, 2, envs=envs, worker="tests.helpers.scripted_backend:ScriptedBackend")
     print(" ".join(str(p.pid) for p in b._procs), flush=True)
     time.sleep(600)
 """
@@ -149,7 +149,7 @@ def _alive(pid: int) -> bool:
 @pytest.mark.slow
 def test_two_real_vllm_engines_on_the_cpu_answer_one_cache(generator_dir, tmp_path):
     pytest.importorskip("vllm")
-    params = LLMParams(data_parallel_size=2, kv_cache_memory_gib=0.25, max_model_len=1024, compact_json=True,
+    params = defaults().llm.replace(data_parallel_size=2, kv_cache_memory_gib=0.25, max_model_len=1024, compact_json=True,
                        cache_path=str(tmp_path / "cache.sqlite"))
     requests = [GenerationRequest(messages=[{"role": "user", "content": f"Scene {i}: a child finds a puppy. "
                                              "Give the child's emotion as JSON."}],

@@ -61,8 +61,9 @@ def test_paper_targets_are_what_the_report_stages_write(tmp_path):
 
     names = {Path(t).stem for t in paper_targets() if t.startswith(("reports/tables/", "reports/figures/"))}
     from emopillars.report.tables import all_tables
+    from emopillars.config import defaults
 
-    produced = {t.name for t in all_tables({}, {}, 3, 13)} | set(FIGURES)
+    produced = {t.name for t in all_tables({}, {}, 3, 13, defaults().report.paper_scale)} | set(FIGURES)
     assert "generation_cost" in names
     assert names <= produced, names - produced
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from emopillars.config import defaults
 from emopillars.contracts import RecordError
 from emopillars.report.numbers import REQUIRED, compute_numbers, render_numbers
 from emopillars.report.results import aggregate, read_synthetic, transfer_runs
@@ -149,7 +150,7 @@ def test_low_resource_table_has_every_run_and_a_missing_one_is_an_error(results,
 
 def test_every_table_renders_latex_and_markdown_twins(results, tmp_path):
     datasets = read_synthetic(FIX / "data" / "emopillars")
-    tables = T.all_tables(results, datasets, 3, 13)
+    tables = T.all_tables(results, datasets, 3, 13, defaults().report.paper_scale)
     assert {t.name for t in tables} == {"main", "lowres", "synth_counts", "dataset_stats", "diversity", "zeroshot",
                                         "humaneval", "examples", "targets", "generation_cost"}
     for t in tables:
@@ -223,7 +224,7 @@ def test_partial_results_render_without_crashing(tmp_path):
     part = tmp_path / "metrics"
     shutil.copytree(FIX / "outputs" / "metrics" / "transfer" / "goemotions", part / "transfer" / "goemotions")
     results = aggregate(part)
-    tables = T.all_tables(results, {}, 3, 13)
+    tables = T.all_tables(results, {}, 3, 13, defaults().report.paper_scale)
     by_name = {t.name: t for t in tables}
     assert [c.header for c in by_name["main"].columns] == ["GoEmotions macro-F1"]
     assert by_name["synth_counts"].is_empty and by_name["humaneval"].is_empty
@@ -265,13 +266,11 @@ def test_tables_stage_writes_tables_and_numbers(tmp_path):
 
 
 def test_generation_cost_scales_tokens_per_kept_example_to_the_paper_sizes():
-    from emopillars.config import PaperScaleParams
-
     results = {"generation": {s: {"prompt_tokens": 600, "generated_tokens": 1000}
                               for s in ("characters", "utterances", "labels", "contexts")},
                "synth": {"curate": {"contextless": {"out": 10}, "contextual": {"out": 5}}}}
-    scale = PaperScaleParams(contextless=3600, contextual=1800, output_tokens_per_s=100.0, paper_gpu_hours=450,
-                             prefill_tokens_per_s=60.0, gpu_counts=[1, 8])
+    scale = defaults().report.paper_scale.replace(contextless=3600, contextual=1800, output_tokens_per_s=100.0,
+                                                  paper_gpu_hours=450, prefill_tokens_per_s=60.0, gpu_counts=[1, 8])
     t = T.generation_cost_table(results, scale)
     rows = {r.header: [c.value for c in r.cells] for r in t.rows}
     # context-less: 3 steps x 1000 generated tokens over 10 kept = 300 per example; 3600 x 300 / 100 / 3600 = 3 h

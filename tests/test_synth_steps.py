@@ -3,9 +3,11 @@
 import json
 
 import pytest
+from pydantic import ValidationError
 
-from emopillars.config import CharactersParams, ContextsParams, LabelsParams, UtterancesParams
+from emopillars.config import defaults
 from emopillars.llm.types import GenerationResult
+from emopillars.llm.validation import TRUNCATED
 from emopillars.synth import schemas
 from emopillars.synth.lexicon import TaxonomyMapper
 from emopillars.synth.steps import (CharactersStep, ContextsStep, LabelsStep, UtterancesStep, normalise_scores,
@@ -28,7 +30,7 @@ def character_row():
 
 
 def test_characters_request_renders_passage_and_schema():
-    step = CharactersStep(CharactersParams(max_characters=3))
+    step = CharactersStep(defaults().characters.replace(max_characters=3))
     req = step.format_input(character_row())
     text = req.messages[0]["content"]
     assert PASSAGE in text and "up to 3 characters" in text
@@ -37,15 +39,15 @@ def test_characters_request_renders_passage_and_schema():
     # the answer's grammar only admits names found in the passage
     names = req.schema.model_json_schema()["$defs"]["CharacterEntry"]["properties"]["name"]["enum"]
     assert "Hans" in names and "Rumpelstiltskin" not in names
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError, match=r"characters\.0\.name\n  Input should be .*'Hans' \[type=literal_error, input_value='Rumpelstiltskin'"):
         req.schema.model_validate({"characters": [{"name": "Rumpelstiltskin", "description": "A man who spins gold."}]})
     no_names = step.format_input({**character_row(), "passage": "it rained and rained all day long on them."})
     assert no_names.schema is schemas.CharacterList
-    assert req.sampling.max_tokens == CharactersParams().sampling.max_tokens
+    assert req.sampling.max_tokens == defaults().characters.sampling.max_tokens
 
 
 def test_made_up_character_is_rejected_and_real_ones_kept():
-    step = CharactersStep(CharactersParams(max_characters=4))
+    step = CharactersStep(defaults().characters.replace(max_characters=4))
     out = step.format_output(answer({"characters": [
         {"name": "the king", "description": "The father of the princess."},
         {"name": "Frog", "description": "A talking frog in the well."},
@@ -82,13 +84,13 @@ def test_candidate_names_skip_words_that_only_start_sentences():
     assert not {"Halt", "Listen", "Sometimes"} & set(found)
 
 
-def test_truncated_json_keeps_complete_items_and_rejects_the_rest():
-    step = CharactersStep(CharactersParams())
-    cut = '{"characters": [{"name": "Frog", "description": "A frog in the well."}, {"name": "Prin'
-    out = step.format_output(answer(cut, ok=False, reason="invalid JSON"), character_row())
-    assert [r["character"] for r in out.records] == ["Frog"]
-    hopeless = step.format_output(answer('{"charac', ok=False, reason="invalid JSON: truncated"), character_row())
-    assert hopeless.records == [] and hopeless.rejects[0]["reason"] == "invalid JSON: truncated"
+def test_an_engine_reject_is_a_step_reject_with_its_reason():
+    # a cut-off answer reaches the step settled by the engine (llm.truncated); the step never parses a reject itself
+    step = CharactersStep(defaults().characters)
+    cut = '{"characters": [{"name": "Frog", "description": "A frog in the well, green and wet."}, {"name": "Prin'
+    out = step.format_output(answer(cut, ok=False, reason=TRUNCATED), character_row())
+    assert out.records == [] and [r["reason"] for r in out.rejects] == [TRUNCATED]
+    assert out.rejects[0]["raw"] == cut
 
 
 def test_seed_emotions_give_every_class_its_share():
@@ -105,13 +107,13 @@ def utterance_row():
     chars = [{"character_id": "x__c0", "plot_id": "x", "story_id": "s", "character": "Frog",
               "character_description": "A frog.", "passage": PASSAGE, "prompt_hashes": {"characters": "h"},
               "raw_answers": {"characters": "{}"}}]
-    return plan_utterance_requests(chars, UtterancesParams(requests_per_character=3), seed=1)
+    return plan_utterance_requests(chars, defaults().utterances.replace(requests_per_character=3), seed=1)
 
 
 def test_utterance_requests_vary_expressiveness_and_show_the_character_s_part_of_the_story():
     rows = utterance_row()
     assert len({r["expressiveness"] for r in rows}) == 3
-    step = UtterancesStep(UtterancesParams(excerpt_words=20))
+    step = UtterancesStep(defaults().utterances.replace(excerpt_words=20))
     text = step.format_input(rows[0]).messages[0]["content"]
     assert "Frog" in text and all(e in text for e in rows[0]["emotions_used_to_generate_context"])
     assert "A frog said to her" in text and "Once upon a time" not in text
@@ -119,7 +121,7 @@ def test_utterance_requests_vary_expressiveness_and_show_the_character_s_part_of
 
 def test_empty_and_duplicate_utterances_are_rejected_and_lines_cleaned():
     row = utterance_row()[0]
-    step = UtterancesStep(UtterancesParams(utterances_per_request=3))
+    step = UtterancesStep(defaults().utterances.replace(utterances_per_request=3))
     out = step.format_output(answer({"utterances": ['Frog: "I will fetch your ball!"', "  ", "1. I will fetch your ball!",
                                                     "Please take me home with you.", "The first line:"]}), row)
     assert [r["utterance"] for r in out.records] == ["I will fetch your ball!", "Please take me home with you."]
@@ -131,7 +133,7 @@ def test_empty_and_duplicate_utterances_are_rejected_and_lines_cleaned():
 
 def test_lines_that_are_not_speech_are_rejected_with_their_reason():
     row = utterance_row()[0]
-    step = UtterancesStep(UtterancesParams(utterances_per_request=5))
+    step = UtterancesStep(defaults().utterances.replace(utterances_per_request=5))
     out = step.format_output(answer({"utterances": [
         "I",
         "Frog is a kind creature who lives in the well and waits.",
@@ -157,7 +159,7 @@ def test_lines_that_are_not_speech_are_rejected_with_their_reason():
 
 def test_format_leftovers_are_cleaned_or_rejected():
     row = utterance_row()[0]
-    step = UtterancesStep(UtterancesParams(utterances_per_request=5))
+    step = UtterancesStep(defaults().utterances.replace(utterances_per_request=5))
     out = step.format_output(answer({"utterances": [
         "utterance30: Take me home, princess, and I shall fetch it.",
         "]} Please do not leave me alone in the well.",
@@ -179,7 +181,7 @@ def test_lines_in_another_language_or_repeating_the_prompt_are_rejected(encoder_
     from emopillars.synth.text import load_vocabulary
 
     row = {**utterance_row()[0], "passage": PASSAGE + " Gopani-Kufa laughed."}
-    step = UtterancesStep(UtterancesParams(utterances_per_request=5), vocabulary=load_vocabulary(
+    step = UtterancesStep(defaults().utterances.replace(utterances_per_request=5), vocabulary=load_vocabulary(
         encoder_dir / "vocab.txt"))
     feeling = " and ".join(row["emotions_used_to_generate_context"])
     out = step.format_output(answer({"utterances": [
@@ -206,7 +208,7 @@ def test_a_line_repeated_across_requests_is_kept_once():
     recs = [{"id": "a", "utterance": "I will fetch it!"}, {"id": "b", "utterance": "i will FETCH it"},
             {"id": "c", "utterance": "Take me home."}]
     run = StepRun(records=list(recs), rejects=[], inputs=2, requests=2, reject_reasons=Counter())
-    assert drop_repeated_lines(run, UtterancesStep(UtterancesParams())) == 1
+    assert drop_repeated_lines(run, UtterancesStep(defaults().utterances)) == 1
     assert [r["id"] for r in run.records] == ["a", "c"]
     assert run.rejects[0]["tag"] == "b" and run.reject_reasons == {"same line as an earlier one": 1}
     assert run.rejects[0]["stage"] == "utterances" and run.rejects[0]["utterance"] == "i will FETCH it"
@@ -215,7 +217,7 @@ def test_a_line_repeated_across_requests_is_kept_once():
             {"id": "b", "utterance": "I will never forgive the wolf for what he did to my poor old grandmother today."},
             {"id": "c", "utterance": "Take me home, the night is cold and the road is long."}]
     run = StepRun(records=list(near), rejects=[], inputs=2, requests=2, reject_reasons=Counter())
-    assert drop_repeated_lines(run, UtterancesStep(UtterancesParams()), near_threshold=0.7) == 1
+    assert drop_repeated_lines(run, UtterancesStep(defaults().utterances), near_threshold=0.7) == 1
     assert [r["id"] for r in run.records] == ["a", "c"]
     assert run.reject_reasons == {"near duplicate of an earlier line": 1}
 
@@ -227,7 +229,7 @@ def labelled_row():
 
 
 def test_labels_prompt_does_not_show_seed_emotions():
-    step = LabelsStep(LabelsParams(), TaxonomyMapper(None))
+    step = LabelsStep(defaults().labels, TaxonomyMapper(None))
     row = {**labelled_row(), "emotions_used_to_generate_context": ["admiration"]}
     text = step.format_input(row).messages[0]["content"]
     other_seeds = step.format_input({**row, "emotions_used_to_generate_context": ["grief", "fear"]})
@@ -239,7 +241,7 @@ def test_labels_prompt_does_not_show_seed_emotions():
 
 
 def test_labels_map_words_keep_unknown_words_out_of_labels():
-    step = LabelsStep(LabelsParams(threshold=0.3), TaxonomyMapper(None))
+    step = LabelsStep(defaults().labels.replace(threshold=0.3), TaxonomyMapper(None))
     out = step.format_output(answer({"explanation": "The frog begs and feels alone.", "emotions": [
         {"emotion": "Lonely", "intensity": 8}, {"emotion": "desperate-ish", "intensity": 6},
         {"emotion": "Princess", "intensity": 5}, {"emotion": "hopeful", "intensity": 2},
@@ -254,7 +256,7 @@ def test_labels_map_words_keep_unknown_words_out_of_labels():
 
 
 def test_labels_without_any_taxonomy_word_are_rejected():
-    step = LabelsStep(LabelsParams(), TaxonomyMapper(None))
+    step = LabelsStep(defaults().labels, TaxonomyMapper(None))
     out = step.format_output(answer({"explanation": "x", "emotions": [{"emotion": "zorblax", "intensity": 0.9}]}),
                              labelled_row())
     assert out.records == [] and out.rejects[0]["reason"] == "no emotion in the taxonomy"
@@ -263,7 +265,7 @@ def test_labels_without_any_taxonomy_word_are_rejected():
 
 
 def test_neutral_gives_way_to_a_real_emotion():
-    step = LabelsStep(LabelsParams(threshold=0.3), TaxonomyMapper(None))
+    step = LabelsStep(defaults().labels.replace(threshold=0.3), TaxonomyMapper(None))
     out = step.format_output(answer({"explanation": "x", "emotions": [{"emotion": "calm", "intensity": 0.9},
                                                                       {"emotion": "fear", "intensity": 0.5}]}),
                              labelled_row())
@@ -281,7 +283,7 @@ def test_character_list_is_no_longer_than_the_passage_s_distinct_names():
     entry = {"name": "Hans", "description": "A woodcutter who watches the princess."}
     two = {"characters": [entry, {**entry, "name": "the King"}]}
     assert schema.model_validate(two)
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError, match=r"characters\n  List should have at most 2 items after validation, not 3"):
         schema.model_validate({"characters": two["characters"] + [entry]})
     assert schema.model_json_schema()["properties"]["characters"]["maxItems"] == 2
     assert schemas.character_list_for(list("ABCDEF"), max_characters=3).model_json_schema()[
@@ -301,7 +303,7 @@ def context_row():
     ("", "empty context"),
 ])
 def test_contexts_are_validated(context, reason):
-    step = ContextsStep(ContextsParams(min_words=8))
+    step = ContextsStep(defaults().contexts.replace(min_words=8))
     out = step.format_output(answer({"context": context}), context_row())
     if reason is None:
         assert out.records[0]["context"] == context and "passage" not in out.records[0]
@@ -319,7 +321,7 @@ def test_a_copy_of_the_template_s_format_example_is_not_a_new_line(tmp_path):
     (tmp_path / "utterances.j2").write_text('Lines of {{ character }} ({{ title }}, {{ excerpt }}, {{ n_utterances }}, '
                                             '{{ feeling }}, {{ expressiveness_instruction }}, '
                                             '{{ character_description }}). Example: {"utterances": ["I see a bridge."]}')
-    step = UtterancesStep(UtterancesParams(), prompts_dir=tmp_path)
+    step = UtterancesStep(defaults().utterances, prompts_dir=tmp_path)
     out = step.format_output(answer({"utterances": ["I see a bridge!", "The bridge is mine."]}), utterance_row()[0])
     assert [r["utterance"] for r in out.records] == ["The bridge is mine."]
     assert out.rejects[0]["reason"] == "copied the prompt's example"

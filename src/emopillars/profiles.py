@@ -15,9 +15,13 @@ from pathlib import Path
 PROFILES = ("smoke", "default", "paper", "rehearsal")
 
 
-def compose(profile: str, output: str | Path = "params.yaml", config_dir: str | Path = "conf") -> Path:
+def _check(profile: str) -> None:
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; expected one of {', '.join(PROFILES)}")
+
+
+def compose(profile: str, output: str | Path = "params.yaml", config_dir: str | Path = "conf") -> Path:
+    _check(profile)
     from dvc.utils.hydra import compose_and_dump
 
     from emopillars.config import load_params
@@ -26,6 +30,18 @@ def compose(profile: str, output: str | Path = "params.yaml", config_dir: str | 
     compose_and_dump(output, str(Path(config_dir).resolve()), None, "config", str(Path(config_dir).resolve()), [f"profile={profile}"])
     load_params(output)  # a composed file that does not validate is a bug in conf/
     return output
+
+
+def composed(profile: str, config_dir: str | Path = "conf") -> dict:
+    """The mapping that :func:`compose` writes, without writing it (Hydra's composition, resolved)."""
+    _check(profile)
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from omegaconf import OmegaConf
+
+    with initialize_config_dir(str(Path(config_dir).resolve()), version_base=None):
+        cfg = hydra_compose(config_name="config", overrides=[f"profile={profile}"])
+    return OmegaConf.to_container(cfg, resolve=True)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,7 +12,9 @@ the requests. For each request it
 3. validates every answer against the request's pydantic model; an answer cut
    at ``max_tokens`` or failing validation is retried with a new seed in the
    next wave, up to ``max_retries`` times; what still fails is a ``reject``
-   with its raw text and reason;
+   with its raw text and reason, except that an answer still cut at
+   ``max_tokens`` is settled by the ``truncated`` policy: ``salvage`` keeps
+   its complete items, ``reject`` rejects it (both are counted in the stats);
 4. commits what each wave finished to the cache, so a killed run loses at most
    the wave in flight and a rerun continues where it stopped.
 
@@ -33,7 +35,7 @@ from emopillars.io import write_json
 from emopillars.llm.backends import Backend, Call, hardware, make_backend, require_backend, versions
 from emopillars.llm.cache import GenerationCache
 from emopillars.llm.types import CacheMissError, GenerationRequest, GenerationResult, stable_hash
-from emopillars.llm.validation import validate_answer
+from emopillars.llm.validation import TruncationPolicy, settle_truncated, validate_answer
 
 KEY_VERSION = 1
 
@@ -88,7 +90,11 @@ class Engine:
         stats_path: str | Path | None = None,
         progress: bool = True,
         decoding: Optional[dict] = None,
+        truncated: TruncationPolicy = "reject",
     ):
+        if truncated not in ("salvage", "reject"):
+            raise ValueError(f"truncated must be 'salvage' or 'reject', got {truncated!r}")
+        self.truncated = truncated
         self.decoding = dict(decoding) if decoding else None
         if isinstance(backend, Backend):
             self._backend: Optional[Backend] = backend
@@ -163,6 +169,7 @@ class Engine:
             stats_path=stats_path,
             progress=progress,
             decoding={"compact_json": True} if llm_params.compact_json and name == "vllm" else None,
+            truncated=llm_params.truncated,
         )
 
     @property
@@ -212,6 +219,12 @@ class Engine:
             finally:
                 bar.close()
 
+        # The cache keeps a cut-off answer as the reject it was; the policy settles it on every read.
+        salvaged: set[str] = set()
+        for k, r in first.items():
+            done[k], was_salvaged = settle_truncated(done[k], r.schema, self.truncated)
+            if was_salvaged:
+                salvaged.add(k)
         results = []
         for k, r in zip(keys, requests):
             rec = done[k]
@@ -236,6 +249,8 @@ class Engine:
             self._counts["valid" if rec["status"] == "ok" else "rejected"] += 1
             if rec["status"] != "ok":
                 self._reject_reasons[_reason_kind(rec.get("reason"))] += 1
+            if rec.get("finish_reason") == "length":
+                self._counts["truncated_salvaged" if k in salvaged else "truncated_rejected"] += 1
         self._wall += time.perf_counter() - started
         return results
 
@@ -319,6 +334,9 @@ class Engine:
             "valid": c["valid"],
             "rejected": c["rejected"],
             "retried": c["retried"],
+            # answers still cut at max_tokens after their retries, by what the truncation policy made of them
+            "truncated_salvaged": c["truncated_salvaged"],
+            "truncated_rejected": c["truncated_rejected"],
             "model_calls": c["model_calls"],
             "waves": c["waves"],
             "reject_reasons": dict(self._reject_reasons.most_common()),
@@ -334,6 +352,7 @@ class Engine:
             "model_id": self.model_id,
             "revision": self.revision,
             "max_retries": self.max_retries,
+            "truncated": self.truncated,
             "batch_size": self.batch_size,
             "cache_only": self.cache_only,
             "cache_path": str(self.cache.path) if self.cache is not None else None,

@@ -7,7 +7,7 @@ was not run has no column, an initialisation that was not trained has no row.
 from __future__ import annotations
 
 import random
-from typing import Iterable, Optional
+from typing import TYPE_CHECKING, Iterable, Optional
 
 from emopillars.report.results import (
     Run,
@@ -27,6 +27,9 @@ from emopillars.report.results import (
 from emopillars.contracts.evaluation import TargetsAblation
 from emopillars.report.table import Cell, Column, Markup, Table, number_cell, score_cell, text_cell
 from emopillars.taxonomy import EMOTIONS
+
+if TYPE_CHECKING:
+    from emopillars.config import PaperScaleParams
 
 SIGNIFICANCE = 0.05
 DATASET_NAMES = {
@@ -477,13 +480,11 @@ def _required_tokens(stats: dict, key: str, stage: str) -> float:
 
 
 def all_tables(results: dict, datasets: dict[str, list[dict]], examples_per_dataset: int, seed: int,
-               scale=None) -> list[Table]:
-    from emopillars.config import PaperScaleParams
-
+               scale: "PaperScaleParams") -> list[Table]:
     return [main_table(results), lowres_table(results), synth_counts_table(results), dataset_stats_table(results),
             diversity_table(results), zeroshot_table(results), targets_table(results), humaneval_table(results),
             examples_table(datasets, examples_per_dataset, seed),
-            generation_cost_table(results, scale or PaperScaleParams())]
+            generation_cost_table(results, scale)]
 
 
 __all__ = ["all_tables", "main_table", "lowres_table", "synth_counts_table", "dataset_stats_table",

@@ -45,55 +45,6 @@ def _trace(row: dict, step: str, prompt_hash: str, raw: str) -> dict[str, dict]:
     return {"prompt_hashes": hashes, "raw_answers": answers}
 
 
-def salvage_truncated_json(raw: str, schema) -> Optional[dict]:
-    """The longest prefix of a cut-off JSON answer that, closed, validates against ``schema`` (else None).
-
-    Candidate cuts are the ends of complete values (after a closing quote,
-    bracket or number before a comma); open brackets are closed in order.
-    """
-    import json
-
-    from pydantic import ValidationError
-
-    start = raw.find("{")
-    if start < 0 or schema is None:
-        return None
-    text = raw[start:]
-    stack: list[str] = []
-    cuts: list[tuple[int, str]] = []
-    in_str = esc = False
-    for i, ch in enumerate(text):
-        if in_str:
-            if esc:
-                esc = False
-            elif ch == "\\":
-                esc = True
-            elif ch == '"':
-                in_str = False
-                cuts.append((i + 1, "".join(reversed(stack))))
-            continue
-        if ch == '"':
-            in_str = True
-        elif ch in "{[":
-            stack.append("}" if ch == "{" else "]")
-        elif ch in "}]":
-            if not stack:
-                break
-            stack.pop()
-            cuts.append((i + 1, "".join(reversed(stack))))
-            if not stack:
-                break
-        elif ch == ",":
-            cuts.append((i, "".join(reversed(stack))))
-    for pos, closers in reversed(cuts):
-        try:
-            obj = json.loads(text[:pos] + closers)
-            return schema.model_validate(obj).model_dump()
-        except (json.JSONDecodeError, ValidationError, ValueError):
-            continue
-    return None
-
-
 class Step:
     """Base: a named template, a JSON answer schema and the step's params section."""
 
@@ -118,20 +69,13 @@ class Step:
     def reject(self, tag: str, reason: str, raw: str, **extra) -> dict:
         return {"stage": self.name, "tag": tag, "reason": reason, "raw": raw, "prompt_hash": self.prompt_hash, **extra}
 
-    salvaged: int = 0
-
     def engine_reject(self, result: GenerationResult, row: dict) -> Optional[Outcome]:
-        """None if the answer is usable (valid, or a cut-off answer whose complete part validates), else a reject.
+        """None if the engine accepted the answer, else the reject it becomes.
 
-        A small model often runs into max_tokens in the middle of a list; the
-        complete items before the cut are kept (``result.parsed`` is set).
+        An answer cut at max_tokens reaches here already settled by the engine's
+        ``llm.truncated`` policy: salvaged (its complete items parsed) or rejected.
         """
         if result.ok and result.parsed is not None:
-            return None
-        salvaged = salvage_truncated_json(result.raw or "", self.schema)
-        if salvaged is not None:
-            result.parsed = salvaged
-            self.salvaged += 1
             return None
         reason = result.reason or "engine reject"
         return Outcome(rejects=[self.reject(result.tag, reason, result.raw, attempts=result.attempts)])

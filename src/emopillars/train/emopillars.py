@@ -47,17 +47,6 @@ def released_variant_dir(released_dir: str | Path, variant: str) -> Path:
     return sub if (sub / "train.jsonl").exists() else released_dir
 
 
-def train_config(p, progress: bool = True) -> TrainConfig:
-    """The trainer's config from a ``TrainParams``/``TransferParams`` section."""
-    return TrainConfig(
-        epochs=p.epochs, batch_size=p.batch_size, max_length=p.max_length, learning_rate=p.learning_rate,
-        head_lr_multiplier=getattr(p, "head_lr_multiplier", 1.0), weight_decay=getattr(p, "weight_decay", 0.01),
-        warmup_ratio=getattr(p, "warmup_ratio", 0.1), label_smoothing=getattr(p, "label_smoothing", 0.0),
-        class_weighting=getattr(p, "class_weighting", "none"), evals_per_epoch=getattr(p, "evals_per_epoch", 1),
-        patience=getattr(p, "patience", None), seed=p.seed, mixed_precision=getattr(p, "mixed_precision", "no"),
-        progress=progress)
-
-
 def train_emopillars(variant: Literal["contextless", "contextual"], data_dir: str | Path, encoder_dir: str | Path,
                      train_params, eval_params, out_dir: str | Path, progress: bool = True,
                      data_label: Optional[str] = None) -> tuple[TrainRecord, list[dict]]:
@@ -79,7 +68,7 @@ def train_emopillars(variant: Literal["contextless", "contextual"], data_dir: st
     labels = list(EMOTIONS)
     tokenizer = AutoTokenizer.from_pretrained(str(encoder_dir))
     model = build_classifier(encoder_dir, labels, train_params.pooling, multi_label=True)
-    cfg = train_config(train_params, progress)
+    cfg = TrainConfig.from_params(train_params, progress=progress)
     result = train_classifier(model, tokenizer, train, splits["dev"], cfg)
 
     dev_gold = np.stack([e.target for e in splits["dev"]]) >= 0.5

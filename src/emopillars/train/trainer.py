@@ -17,7 +17,7 @@ import math
 import random
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Callable, Literal, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Literal, Optional, Sequence
 
 import numpy as np
 import torch
@@ -27,6 +27,9 @@ from tqdm.auto import tqdm
 from emopillars.eval.metrics import classification_report
 from emopillars.eval.thresholds import apply_thresholds, predict_single_label, tune_global_threshold
 from emopillars.train.data import Encoded, Example
+
+if TYPE_CHECKING:
+    from emopillars.config import TrainParams, TransferParams
 
 
 @dataclass
@@ -51,6 +54,23 @@ class TrainConfig:
     prior_bias_init: bool = True
     max_evals: int = 10  # tiny training sets run many short epochs: evaluate at most this many times
     time_budget_s: Optional[float] = None  # stop (after a last dev evaluation) once training has run this long
+
+    @classmethod
+    def from_params(cls, section: "TrainParams | TransferParams", **run: Any) -> "TrainConfig":
+        """The config of a ``train`` or ``transfer`` params section; ``run`` sets what one run decides itself.
+
+        Every optimisation setting comes from the section (both sections hold the same
+        set, see :data:`FROM_PARAMS`); ``run`` holds the rest (``progress``, ``prior_bias_init``,
+        or the ``epochs`` that transfer raises for its smallest fractions).
+        """
+        values = {name: getattr(section, name) for name in FROM_PARAMS}
+        return cls(**{**values, **run})
+
+
+# The fields of TrainConfig that a params section sets (the others belong to a run, not to params).
+FROM_PARAMS = ("epochs", "batch_size", "max_length", "learning_rate", "head_lr_multiplier", "weight_decay",
+               "warmup_ratio", "label_smoothing", "class_weighting", "evals_per_epoch", "max_evals", "patience",
+               "seed", "mixed_precision")
 
 
 @dataclass

@@ -134,11 +134,7 @@ def run_benchmark(benchmark: str, splits, inits: dict[str, Optional[Path]], enco
         epochs = max(tp.epochs, tp.min_steps / math.ceil(n / tp.batch_size))
         for init in names:
             model, fresh_head = init_model(init, inits[init], encoder_dir, head, pooling)
-            cfg = TrainConfig(epochs=epochs, batch_size=tp.batch_size, max_length=tp.max_length,
-                              learning_rate=tp.learning_rate, head_lr_multiplier=tp.head_lr_multiplier,
-                              seed=tp.seed, progress=progress, max_evals=tp.max_evals,
-                              mixed_precision=tp.mixed_precision,
-                              prior_bias_init=fresh_head)
+            cfg = TrainConfig.from_params(tp, epochs=epochs, progress=progress, prior_bias_init=fresh_head)
             result = train_classifier(model, tokenizer, train, dev_ex, cfg,
                                       select_metric="macro_f1")
             dev_scores = head.to_bench_scores(result.best_dev_probs)

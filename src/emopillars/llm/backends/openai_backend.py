@@ -32,7 +32,7 @@ class OpenAIBackend(Backend):
 
         self._httpx = httpx
         self.model = model
-        urls = list(getattr(llm_params, "openai_base_urls", None) or []) or [llm_params.openai_base_url]
+        urls = list(llm_params.openai_base_urls) or [llm_params.openai_base_url]
         self.base_urls = [u.rstrip("/") for u in urls]
         self.base_url = self.base_urls[0]
         self.api_key = llm_params.openai_api_key

@@ -53,7 +53,7 @@ class VLLMBackend(Backend):
 
     def __init__(self, model_dir: str | Path, llm_params):
         model_dir = require_model_dir(model_dir, "generator")
-        reserved = getattr(llm_params, "cpu_reserved_cores", None)
+        reserved = llm_params.cpu_reserved_cores
         if reserved is not None and "VLLM_CPU_NUM_OF_RESERVED_CPU" not in os.environ and not _cuda_available():
             # vLLM on CPU keeps one core for its front end by default: on a 2-core machine the model then runs
             # on one core. 0 gives the model every core (1.6x the tokens/s measured on 2 cores).
@@ -79,7 +79,7 @@ class VLLMBackend(Backend):
             # offset" once a batch's prompts exceed max_num_batched_tokens): prefill whole prompts there.
             # On GPU chunked prefill stays on (vLLM's default), which keeps long prompts from stalling decoding.
             kwargs["enable_chunked_prefill"] = False
-        if getattr(llm_params, "compact_json", False):
+        if llm_params.compact_json:
             # JSON answers without optional whitespace: a small model otherwise spends a fifth of its
             # tokens on indentation. xgrammar is the backend that supports it.
             kwargs["structured_outputs_config"] = {"backend": "xgrammar", "disable_any_whitespace": True}
