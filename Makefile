@@ -28,6 +28,7 @@ help:
 	@echo "make gpu-check  CUDA check: tiny RoBERTa trained under bf16/fp16 autocast, exported, reloaded (needs a GPU)"
 	@echo "make bench      run the benchmarks; results in bench/results/"
 	@echo "make figures    rebuild tables and figures from existing outputs"
+	@echo "make report-fixtures  copy this workspace's outputs into tests/fixtures/results (report tests)"
 	@echo "make paper      build paper/ into a PDF"
 
 setup: $(STAMP)
@@ -98,6 +99,12 @@ figures: setup
 		$(BIN)/dvc pull --allow-missing --with-deps tables figures || echo "figures: dvc pull failed; using local outputs"; \
 	fi
 	$(BIN)/python -m emopillars.report.rebuild humaneval_import aggregate tables figures
+
+# The report tests' fixtures (tests/fixtures/results/) from this workspace's outputs: run after the
+# pipeline (e.g. make repro PROFILE=smoke), then commit the refreshed folder.
+.PHONY: report-fixtures
+report-fixtures: setup
+	$(BIN)/python scripts/report_fixtures.py --workspace . --out tests/fixtures/results
 
 .PHONY: tex-deps
 tex-deps:

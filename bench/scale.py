@@ -27,6 +27,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -285,7 +286,10 @@ def main(argv=None) -> int:
                                               "--contexts", str(work / "synth" / "contexts.jsonl"),
                                               "--out-dir", str(work / "emopillars"),
                                               "--metrics", str(work / "curate.json")], env)
-        (work / "step-metrics").mkdir()
+        # dataset_stats carries every step's record: curate's is this run's, the steps before it (not run
+        # here) are the report fixtures' real smoke run.
+        shutil.copytree(ROOT / "tests" / "fixtures" / "results" / "outputs" / "metrics" / "synth", work / "step-metrics")
+        shutil.copy(work / "curate.json", work / "step-metrics" / "curate.json")
         parts["dataset_stats"] = run_part("dataset_stats", [py, "stages/dataset_stats.py", "--params", str(params),
                                                             "--datasets", str(work / "emopillars"),
                                                             "--step-metrics", str(work / "step-metrics"),

@@ -95,28 +95,28 @@ def bench_dedup(n: int, threshold: float, num_perm: int, seed: int, goemotions: 
 
 
 def generation_rates(metrics_dir: Path) -> dict:
+    from emopillars.contracts.synthesis import GENERATION_STEPS, STEP_RECORDS, GenerationStats
+
     out = {}
-    units = {"characters": "characters", "utterances": "utterances", "labels": "labelled", "contexts": "contexts"}
-    for stage, unit in units.items():
+    for stage in GENERATION_STEPS:
         path = metrics_dir / "synth" / f"{stage}.json"
         gen = metrics_dir / "generation" / f"{stage}.json"
         if not path.exists():
             continue
-        m = json.loads(path.read_text())
-        row = {"examples_out": m.get(f"{unit}_out"), "seconds": m.get("seconds"),
-               "examples_per_minute": m.get(f"{unit}_per_minute"), "requests": m.get("requests")}
+        m = STEP_RECORDS[stage].read(path)
+        row = {"examples_out": m.outputs, "seconds": m.seconds, "examples_per_minute": m.outputs_per_minute,
+               "requests": m.requests}
         if stage == "contexts":
-            row["contextual_examples_out"] = m.get("contextual_examples_out")
-            if m.get("seconds"):
-                row["contextual_examples_per_minute"] = round(m["contextual_examples_out"] / m["seconds"] * 60, 1)
-        if gen.exists():
-            g = json.loads(gen.read_text())
-            row.update({"prompt_tokens": g.get("prompt_tokens"), "generated_tokens": g.get("generated_tokens"),
-                        "generated_tokens_per_second": g.get("generated_tokens_per_second"),
-                        "model_seconds": g.get("model_seconds"), "cache_hits": g.get("cache_hits")})
-            if row["examples_out"]:
-                row["generated_tokens_per_example"] = round(g.get("generated_tokens", 0) / row["examples_out"], 1)
-                row["prompt_tokens_per_example"] = round(g.get("prompt_tokens", 0) / row["examples_out"], 1)
+            row["contextual_examples_out"] = m.contextual_examples_out
+            if m.seconds:
+                row["contextual_examples_per_minute"] = round(m.contextual_examples_out / m.seconds * 60, 1)
+        g = GenerationStats.read(gen)
+        row.update({"prompt_tokens": g.prompt_tokens, "generated_tokens": g.generated_tokens,
+                    "generated_tokens_per_second": g.generated_tokens_per_second,
+                    "model_seconds": g.model_seconds, "cache_hits": g.cache_hits})
+        if row["examples_out"]:
+            row["generated_tokens_per_example"] = round(g.generated_tokens / row["examples_out"], 1)
+            row["prompt_tokens_per_example"] = round(g.prompt_tokens / row["examples_out"], 1)
         out[stage] = row
     return out
 

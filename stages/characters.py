@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import time
 
+from emopillars.contracts.synthesis import CharactersMetrics
 from emopillars.io import read_jsonl
 from emopillars.synth import stagekit
 from emopillars.synth.steps import CharactersStep, run_step
@@ -24,16 +25,16 @@ def main(argv=None) -> int:
     with stagekit.engine_session(params, args.model_dir, args.generation_stats) as engine:
         run = run_step(engine, step, passages, desc="characters", validation_retries=params.characters.retries)
     with_chars = len({r["plot_id"] for r in run.records})
-    metrics = stagekit.step_metrics("characters", run, started, "passages", "characters",
-                                    passages_with_characters=with_chars, prompt_hash=step.prompt_hash)
-    metrics["passages_in"] = len(all_passages)
-    metrics["passages_without_names"] = nameless
+    reasons = stagekit.counter_dict(run.reject_reasons)
     if nameless:
-        metrics["reject_reasons"] = {"passage without any name (not sent)": nameless, **metrics["reject_reasons"]}
+        reasons = {"passage without any name (not sent)": nameless, **reasons}
+    metrics = stagekit.step_metrics(CharactersMetrics, run, started, inputs=len(all_passages), reject_reasons=reasons,
+                                    prompt_hash=step.prompt_hash, passages_without_names=nameless,
+                                    passages_with_characters=with_chars)
     stagekit.write_outputs(args, run.records, run.rejects, metrics)
     print(f"characters: {len(all_passages)} passages ({nameless} without any name, skipped) -> "
           f"{len(run.records)} characters in {with_chars} passages; "
-          f"rejected {metrics['rejects']} ({metrics['reject_reasons']})")
+          f"rejected {metrics.rejects} ({metrics.reject_reasons})")
     return 0
 
 

@@ -11,6 +11,7 @@ import random
 import sys
 import time
 
+from emopillars.contracts.synthesis import ContextsMetrics, MappingReport, RelabelReport
 from emopillars.io import read_jsonl
 from emopillars.synth import stagekit
 from emopillars.synth.embed import MeanPoolEncoder
@@ -58,20 +59,19 @@ def main(argv=None) -> int:
             for r in relabel_run.rejects:
                 r["stage"] = "labels_in_context"
             rejects += relabel_run.rejects
-    extra = {"utterances_in": len(labelled), "share": cp.share, "relabelled": cp.relabel,
-             "prompt_hash": step.prompt_hash, "contextual_examples_out": len(records)}
+    relabel_report = None
     if relabel_run is not None:
-        changed = sum(set(r["labels"]) != set(r["labels_without_context"]) for r in records)
-        extra["relabel"] = {
-            "inputs": relabel_run.inputs, "labelled": len(relabel_run.records),
-            "reject_reasons": dict(relabel_run.reject_reasons.most_common()),
-            "labels_changed_by_context": changed,
-            "mapping": mapping_report(relabel_run.records, relabel_run.rejects, params.labels.threshold),
-        }
-    metrics = stagekit.step_metrics("contexts", run, started, "utterances_chosen", "contexts", **extra)
+        relabel_report = RelabelReport(
+            inputs=relabel_run.inputs, labelled=len(relabel_run.records),
+            reject_reasons=stagekit.counter_dict(relabel_run.reject_reasons),
+            labels_changed_by_context=sum(set(r["labels"]) != set(r["labels_without_context"]) for r in records),
+            mapping=MappingReport(**mapping_report(relabel_run.records, relabel_run.rejects, params.labels.threshold)))
+    metrics = stagekit.step_metrics(ContextsMetrics, run, started, prompt_hash=step.prompt_hash,
+                                    utterances_in=len(labelled), share=cp.share, relabelled=cp.relabel,
+                                    contextual_examples_out=len(records), relabel=relabel_report)
     stagekit.write_outputs(args, records, rejects, metrics)
     print(f"contexts: {len(rows)} utterances chosen -> {len(run.records)} contexts "
-          f"(rejected {metrics['rejects']}: {metrics['reject_reasons']}) -> {len(records)} contextual examples")
+          f"(rejected {metrics.rejects}: {metrics.reject_reasons}) -> {len(records)} contextual examples")
     return 0
 
 

@@ -8,7 +8,8 @@ import time
 from collections import Counter
 
 from emopillars.config import load_params
-from emopillars.io import atomic_path, read_jsonl, write_json, write_text
+from emopillars.contracts.synthesis import CurateCounts, CurateMetrics
+from emopillars.io import atomic_path, read_jsonl, write_text
 from emopillars.synth.curate import (CONTEXTLESS_FIELDS, CONTEXTUAL_FIELDS, SPLITS, assign_splits, dataset_card,
                                      export_dataset, filter_examples, label_distribution, project)
 
@@ -49,19 +50,17 @@ def main(argv=None) -> int:
         for name, d in datasets.items():
             export_dataset(tmp / name, d, contextual=(name == "contextual"))
         write_text(tmp / "README.md", dataset_card(summary))
-    metrics = {
-        "stage": "curate",
-        "contextless": {"in": len(contextless_in), "out": len(contextless), "dropped": dict(drops_cl.most_common()),
-                        "sizes": summary["datasets"]["contextless"]["sizes"]},
-        "contextual": {"in": len(contextual_in), "out": len(contextual), "dropped": dict(drops_cx.most_common()),
-                       "sizes": summary["datasets"]["contextual"]["sizes"]},
-        "stories": {s: sum(1 for v in story_split.values() if v == s) for s in SPLITS},
-        "seconds": round(time.time() - started, 1),
-    }
-    write_json(args.metrics, metrics)
+    counts = {name: CurateCounts(inputs=n_in, outputs=len(kept), dropped=dict(drops.most_common()),
+                                 sizes=summary["datasets"][name]["sizes"])
+              for name, n_in, kept, drops in (("contextless", len(contextless_in), contextless, drops_cl),
+                                              ("contextual", len(contextual_in), contextual, drops_cx))}
+    metrics = CurateMetrics(stage="curate", **counts,
+                            stories={s: sum(1 for v in story_split.values() if v == s) for s in SPLITS},
+                            seconds=round(time.time() - started, 1))
+    metrics.write(args.metrics)
     print(f"curate: context-less {len(contextless_in)} -> {len(contextless)} ({dict(drops_cl)}), "
           f"contextual {len(contextual_in)} -> {len(contextual)} ({dict(drops_cx)}); "
-          f"stories per split {metrics['stories']}")
+          f"stories per split {metrics.stories}")
     return 0
 
 

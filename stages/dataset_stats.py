@@ -8,13 +8,14 @@ from collections import defaultdict
 from pathlib import Path
 
 from emopillars.config import load_params
+from emopillars.contracts.synthesis import (STEP_RECORDS, SYNTHESIS_STEPS, DatasetDiversity, DatasetStats, Diversity,
+                                            LabelsPerExample, OutOfTaxonomy, ReferenceStats, SynthesisCounts,
+                                            SyntheticDatasets, SyntheticDatasetStats)
 from emopillars.data.readers import read_goemotions
-from emopillars.io import read_json, read_jsonl, write_json
+from emopillars.io import read_jsonl
 from emopillars.synth.embed import MeanPoolEncoder
 from emopillars.synth.stats import diversity_by_class, labels_per_example, macro
 from emopillars.taxonomy import EMOTIONS
-
-STEPS = ("narratives", "characters", "utterances", "labels", "contexts", "curate")
 
 
 def by_class(texts_labels) -> dict[str, list[str]]:
@@ -23,6 +24,10 @@ def by_class(texts_labels) -> dict[str, list[str]]:
         for l in labels:
             out[l].append(text)
     return out
+
+
+def diversity(per_class: dict[str, dict]) -> Diversity:
+    return Diversity(macro=macro(per_class) or None, per_class=per_class)
 
 
 def main(argv=None) -> int:
@@ -35,38 +40,45 @@ def main(argv=None) -> int:
     p.add_argument("--out", required=True)
     args = p.parse_args(argv)
     params = load_params(args.params)
-    steps = {s: read_json(Path(args.step_metrics) / f"{s}.json") for s in STEPS
-             if (Path(args.step_metrics) / f"{s}.json").exists()}
+    # Every step ran before curation made the datasets, so each step's metrics file must be there.
+    counts = SynthesisCounts(**{s: STEP_RECORDS[s].read(Path(args.step_metrics) / f"{s}.json")
+                                for s in SYNTHESIS_STEPS})
     encoder = MeanPoolEncoder(args.embedder)
     goemotions = read_goemotions(args.goemotions)["train"]
     go_by_class = by_class((r.text, r.labels) for r in goemotions)
-    out = {"counts": steps, "datasets": {}}
+    # The labelling that made each dataset's labels: the labels step, or the in-context relabelling.
+    relabel = counts.contexts.relabel
+    reports = {"contextless": OutOfTaxonomy.of(counts.labels.mapping),
+               "contextual": OutOfTaxonomy.of(relabel.mapping) if relabel is not None else None}
+    datasets = {}
     for name in ("contextless", "contextual"):
         rows = [r for s in ("train", "dev", "test") for r in read_jsonl(Path(args.datasets) / name / f"{s}.jsonl")]
         ours = by_class((r["utterance"], r["labels"]) for r in rows)
         sizes = {e: min(len(ours.get(e, [])), params.dataset_stats.sample_per_class) for e in EMOTIONS}
         div_ours = diversity_by_class(ours, sizes, params.seed, encoder)
         div_go = diversity_by_class(go_by_class, {e: sizes[e] for e in div_ours}, params.seed, encoder)
-        out["datasets"][name] = {
-            "examples": len(rows),
-            "label_distribution": {e: len(ours.get(e, [])) for e in EMOTIONS},
-            "primary_distribution": {e: sum(r["primary_emotion"] == e for r in rows) for e in EMOTIONS},
-            "classes_present": sum(1 for e in EMOTIONS if ours.get(e)),
-            "labels_per_example": labels_per_example(rows),
-            "diversity": {"ours": {"macro": macro(div_ours), "per_class": div_ours},
-                          "goemotions_same_sizes": {"macro": macro(div_go), "per_class": div_go}},
-        }
+        datasets[name] = SyntheticDatasetStats(
+            examples=len(rows),
+            label_distribution={e: len(ours.get(e, [])) for e in EMOTIONS},
+            primary_distribution={e: sum(r["primary_emotion"] == e for r in rows) for e in EMOTIONS},
+            classes_present=sum(1 for e in EMOTIONS if ours.get(e)),
+            labels_per_example=LabelsPerExample(**labels_per_example(rows)),
+            diversity=DatasetDiversity(ours=diversity(div_ours), goemotions_same_sizes=diversity(div_go)),
+            out_of_taxonomy=reports[name],
+        )
     go_rows = [{"labels": r.labels} for r in goemotions]
-    out["goemotions"] = {"examples": len(goemotions), "labels_per_example": labels_per_example(go_rows)}
-    labels_metrics = steps.get("labels", {}).get("mapping", {})
-    out["out_of_taxonomy"] = {k: labels_metrics.get(k) for k in
-                              ("out_of_taxonomy_rate", "label_leakage_rate", "naive_label_leakage_rate",
-                               "naive_examples_with_leaked_label", "non_emotion_rate", "out_of_taxonomy_words")}
-    write_json(args.out, out)
-    cl, cx = out["datasets"]["contextless"], out["datasets"]["contextual"]
-    print(f"dataset_stats: context-less {cl['examples']} ({cl['classes_present']} classes), contextual "
-          f"{cx['examples']}; distinct-2 ours {cl['diversity']['ours']['macro'].get('distinct_2')} vs GoEmotions "
-          f"{cl['diversity']['goemotions_same_sizes']['macro'].get('distinct_2')}")
+    stats = DatasetStats(counts=counts, datasets=SyntheticDatasets(**datasets),
+                         goemotions=ReferenceStats(examples=len(goemotions),
+                                                   labels_per_example=LabelsPerExample(**labels_per_example(go_rows))))
+    stats.write(args.out)
+    cl, cx = stats.datasets.contextless, stats.datasets.contextual
+
+    def distinct_2(d: Diversity):
+        return d.macro.distinct_2 if d.macro is not None else None
+
+    print(f"dataset_stats: context-less {cl.examples} ({cl.classes_present} classes), contextual "
+          f"{cx.examples}; distinct-2 ours {distinct_2(cl.diversity.ours)} vs GoEmotions "
+          f"{distinct_2(cl.diversity.goemotions_same_sizes)}")
     return 0
 
 

@@ -6,6 +6,7 @@ import sys
 import time
 from collections import defaultdict
 
+from emopillars.contracts.synthesis import LabelsMetrics, MappingReport
 from emopillars.io import read_jsonl
 from emopillars.synth import stagekit
 from emopillars.synth.embed import MeanPoolEncoder
@@ -35,13 +36,12 @@ def main(argv=None) -> int:
         run = run_step(engine, step, rows, desc="labels", validation_retries=params.labels.retries)
     for r in run.records:
         r.pop("passage_characters", None)
-    report = mapping_report(run.records, run.rejects, params.labels.threshold)
-    metrics = stagekit.step_metrics("labels", run, started, "utterances", "labelled", mapping=report,
-                                    prompt_hash=step.prompt_hash)
+    report = MappingReport(**mapping_report(run.records, run.rejects, params.labels.threshold))
+    metrics = stagekit.step_metrics(LabelsMetrics, run, started, prompt_hash=step.prompt_hash, mapping=report)
     stagekit.write_outputs(args, run.records, run.rejects, metrics)
-    print(f"labels: {len(rows)} utterances -> {len(run.records)} labelled; rejected {metrics['rejects']} "
-          f"({metrics['reject_reasons']}); out-of-taxonomy words {report['out_of_taxonomy_rate']:.1%}, "
-          f"naive label leakage {report['naive_label_leakage_rate']}, ours {report['label_leakage_rate']}")
+    print(f"labels: {len(rows)} utterances -> {len(run.records)} labelled; rejected {metrics.rejects} "
+          f"({metrics.reject_reasons}); out-of-taxonomy words {report.out_of_taxonomy_rate:.1%}, "
+          f"naive label leakage {report.naive_label_leakage_rate}, ours {report.label_leakage_rate}")
     return 0
 
 

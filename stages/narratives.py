@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 
+from emopillars.contracts.synthesis import NarrativesMetrics
 from emopillars.data.readers import DataError, DatasetNotSupplied
 from emopillars.synth import stagekit
 from emopillars.synth.narratives import load_stories, select_passages
@@ -30,13 +31,11 @@ def main(argv=None) -> int:
         print(f"narratives: error: {e}", file=sys.stderr)
         return 2
     passages, report = select_passages(stories, np_.n_passages, np_.min_words, np_.max_words, np_.seed)
-    metrics = {
-        "stage": "narratives", "corpus": np_.corpus, "stories_in": report.stories, "sections_in": report.sections,
-        "passages_cut": report.passages, "dropped": stagekit.counter_dict(report.dropped),
-        "truncated_at_max_words": report.truncated,
-        "passages_out": len(passages), "stories_used": len({p["story_id"] for p in passages}),
-        "words_per_passage_mean": round(sum(p["n_words"] for p in passages) / max(len(passages), 1), 1),
-    }
+    metrics = NarrativesMetrics.build(
+        inputs=report.stories, outputs=len(passages), corpus=np_.corpus, sections_in=report.sections,
+        passages_cut=report.passages, dropped=stagekit.counter_dict(report.dropped),
+        truncated_at_max_words=report.truncated, stories_used=len({p["story_id"] for p in passages}),
+        words_per_passage_mean=round(sum(p["n_words"] for p in passages) / max(len(passages), 1), 1))
     stagekit.write_outputs(args, passages, [], metrics)
     truncated = f", {report.truncated} cut at max_words" if report.truncated else ""
     print(f"narratives: {report.stories} stories -> {report.passages} passages "

@@ -7,6 +7,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from emopillars.contracts.synthesis import UtterancesMetrics
 from emopillars.io import read_jsonl
 from emopillars.synth import stagekit
 from emopillars.synth.steps import UtterancesStep, drop_repeated_lines, plan_utterance_requests, run_step
@@ -35,13 +36,12 @@ def main(argv=None) -> int:
     drop_repeated_lines(run, step, near_threshold=params.curate.near_dup_threshold, num_perm=params.curate.num_perm,
                         seed=params.curate.seed)
     seeds = Counter(e for r in rows for e in r["emotions_used_to_generate_context"])
-    metrics = stagekit.step_metrics("utterances", run, started, "requests_planned", "utterances",
+    metrics = stagekit.step_metrics(UtterancesMetrics, run, started, prompt_hash=step.prompt_hash,
                                     characters_in=len(characters), seed_emotions=stagekit.counter_dict(seeds),
-                                    expressiveness=stagekit.counter_dict(Counter(r["expressiveness"] for r in run.records)),
-                                    prompt_hash=step.prompt_hash)
+                                    expressiveness=stagekit.counter_dict(Counter(r["expressiveness"] for r in run.records)))
     stagekit.write_outputs(args, run.records, run.rejects, metrics)
     print(f"utterances: {len(characters)} characters, {len(rows)} requests -> {len(run.records)} utterances; "
-          f"rejected {metrics['rejects']} ({metrics['reject_reasons']})")
+          f"rejected {metrics.rejects} ({metrics.reject_reasons})")
     return 0
 
 

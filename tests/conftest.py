@@ -39,6 +39,12 @@ def encoder_dir(tmp_path_factory) -> Path:
     return _materialised("encoder", tmp_path_factory)
 
 
+@pytest.fixture(scope="session")
+def embedder_dir(tmp_path_factory) -> Path:
+    """A safetensors folder of the default sentence embedder (the one stages labels and dataset_stats read)."""
+    return _materialised("embedder", tmp_path_factory)
+
+
 # --------------------------------------------------------------------------- datasets (the mirror folder)
 @pytest.fixture(scope="session")
 def mirror_dir() -> Path:

@@ -15,6 +15,7 @@ from emopillars.report.numbers import REQUIRED, compute_numbers, render_numbers
 from emopillars.report.results import aggregate, read_synthetic, transfer_runs
 from emopillars.report.table import render
 from emopillars.report import tables as T
+from emopillars.taxonomy import EMOTIONS
 
 FIX = Path(__file__).parent / "fixtures" / "results"
 TEMPLATES = Path(__file__).resolve().parents[1] / "reports" / "templates"
@@ -73,7 +74,11 @@ def test_aggregate_stage_writes_full_results_and_compact_dvc_metrics(tmp_path):
     assert run["macro_f1_ci_low"] == src["metrics"]["macro_f1"]["ci_low"]
     assert run["delta_vs_base"] == src["paired_test"]["delta"] and run["p_value_vs_base"] == src["paired_test"]["p_value"]
     assert "emocontext" not in headline["transfer"]  # skipped: not configured
-    assert headline["datasets"]["contextless"]["examples"] == 1503
+    assert "contextual_pct1" not in headline["transfer"]["meld"]  # a run that did not happen
+    stats = _fixture_json("dataset_stats.json")
+    assert headline["datasets"]["contextless"]["examples"] == stats["datasets"]["contextless"]["examples"]
+    assert headline["datasets"]["goemotions"]["self_bleu"] == \
+        stats["datasets"]["contextless"]["diversity"]["goemotions_same_sizes"]["macro"]["self_bleu"]
     assert headline["humaneval"]["n_annotators"] == 3
     # compact: no per-class tables, and no key DVC would split (it flattens on ".")
     text = out.read_text()
@@ -166,40 +171,78 @@ def test_every_table_renders_latex_and_markdown_twins(results, tmp_path):
                     assert f"**{cell.display}**" in md
 
 
-def test_synth_counts_and_dataset_stats_come_from_the_metrics(results):
+def test_synth_counts_come_from_the_step_records(results):
     counts = T.synth_counts_table(results)
     rows = {r.header: r for r in counts.rows}
-    assert list(rows)[:5] == ["narratives", "characters", "utterances", "labels", "contexts"]
-    curate = rows["curate (context-less)"]
-    assert [c.value for c in curate.cells[:3]] == [1786, 1503, 283]
-    assert "near duplicate: 214" in curate.cells[3].display
-    characters = rows["characters"]  # units come from the metrics' own key names
-    assert characters.cells[0].display == "60 passages" and characters.cells[1].display == "171 characters"
-    assert characters.cells[2].value == 27 and "name not in passage: 23" in characters.cells[3].display
+    assert list(rows) == ["narratives", "characters", "utterances", "labels", "contexts", "curate (context-less)",
+                          "curate (contextual)"]
+    curate = _fixture_json("synth/curate.json")["contextless"]
+    cells = rows["curate (context-less)"].cells
+    assert [c.value for c in cells[:3]] == [curate["inputs"], curate["outputs"], sum(curate["dropped"].values())]
+    for reason, n in curate["dropped"].items():
+        assert f"{reason}: {n:,}" in cells[3].display
+    for stage in ("narratives", "characters", "utterances", "labels", "contexts"):
+        d = _fixture_json(f"synth/{stage}.json")
+        cells = rows[stage].cells
+        assert cells[0].display == f"{d['inputs']:,} {d['unit_in']}" and cells[1].value == d["outputs"], stage
+        assert cells[0].source == f"outputs/metrics/synth/{stage}.json"
+        drops = d["dropped"] if stage == "narratives" else d["reject_reasons"]
+        assert cells[2].value == sum(drops.values()), stage
+        assert "--" not in [c.display for c in cells], stage
+    # characters: the passages without any name count among the drops
+    characters = _fixture_json("synth/characters.json")
+    assert characters["inputs"] == characters["requests"] + characters["passages_without_names"]
+
+
+def test_dataset_stats_table_reads_the_record(results):
     stats = T.dataset_stats_table(results)
     by = {r.header: r for r in stats.rows}
+    d = _fixture_json("dataset_stats.json")
+    cl, cx = d["datasets"]["contextless"], d["datasets"]["contextual"]
     assert [c.header for c in stats.columns] == ["Emo Pillars (context-less)", "Emo Pillars (contextual)", "GoEmotions"]
-    assert [c.value for c in by["Examples"].cells] == [1503, 541, 43410]
-    assert by["Labels per example"].cells[2].value == 1.18
-    # the labelling step's report for context-less, the in-context relabelling's for contextual, none for GoEmotions
-    assert [c.display for c in by["Out-of-taxonomy emotion words"].cells] == ["3.1%", "2.7%", "--"]
-    assert by["... with naive word matching"].cells[0].display == "7.1%"
+    assert [c.value for c in by["Examples"].cells] == [cl["examples"], cx["examples"], d["goemotions"]["examples"]]
+    assert by["Labels per example"].cells[2].value == d["goemotions"]["labels_per_example"]["mean"]
+    assert by["Out-of-taxonomy emotion words"].cells[0].value == cl["out_of_taxonomy"]["out_of_taxonomy_rate"]
+    assert by["Labels outside the taxonomy"].cells[0].value == cl["out_of_taxonomy"]["label_leakage_rate"]
+    # GoEmotions' labels are human: no labelling report behind them
+    assert by["Out-of-taxonomy emotion words"].cells[2].display == "--"
     # GoEmotions diversity measured beside the context-less set on samples of the same sizes
-    ge = _fixture_json("dataset_stats.json")["datasets"]["contextless"]["diversity"]["goemotions_same_sizes"]["macro"]
+    ge = cl["diversity"]["goemotions_same_sizes"]["macro"]
+    assert by["self-BLEU"].cells[0].value == cl["diversity"]["ours"]["macro"]["self_bleu"]
     assert by["self-BLEU"].cells[2].value == pytest.approx(ge["self_bleu"])
     assert by["emb. sim."].cells[2].value == pytest.approx(ge["embedding_similarity"])
 
 
+def test_a_step_that_ran_without_its_file_is_an_error_naming_it(results):
+    import copy
+
+    broken = copy.deepcopy(results)
+    del broken["synth"]["labels"]
+    with pytest.raises(ValueError, match=r"outputs/metrics/synth/labels\.json: LabelsMetrics file not found"):
+        T.synth_counts_table(broken)
+    renamed = copy.deepcopy(results)
+    renamed["synth"]["utterances"]["utterances_out"] = renamed["synth"]["utterances"].pop("outputs")
+    with pytest.raises(ValueError, match=r"synth/utterances\.json: .*field 'outputs' is missing"):
+        T.synth_counts_table(renamed)
+    no_stats = copy.deepcopy(results)
+    del no_stats["generation"]["contexts"]
+    with pytest.raises(ValueError, match=r"outputs/metrics/generation/contexts\.json: GenerationStats file not found"):
+        T.generation_cost_table(no_stats, defaults().report.paper_scale)
+
+
 def test_diversity_table_pairs_each_class_with_goemotions(results):
     t = T.diversity_table(results)
-    assert len(t.rows) == 28 and len(t.columns) == 8
     stats = _fixture_json("dataset_stats.json")["datasets"]["contextless"]["diversity"]
-    joy = next(r for r in t.rows if r.header == "joy")
-    ours, ge = stats["ours"]["per_class"]["joy"], stats["goemotions_same_sizes"]["per_class"]["joy"]
-    assert [joy.cells[2].value, joy.cells[3].value] == [ours["distinct_2"], ge["distinct_2"]]
+    ours, ge = stats["ours"]["per_class"], stats["goemotions_same_sizes"]["per_class"]
+    assert [r.header for r in t.rows] == [e for e in EMOTIONS if e in ours or e in ge] and len(t.columns) == 8
+    emotion = next(iter(ours))
+    row = next(r for r in t.rows if r.header == emotion)
+    assert [row.cells[2].value, row.cells[3].value] == [ours[emotion]["distinct_2"], ge[emotion]["distinct_2"]]
     # higher distinct-2 is more diverse, lower self-BLEU is more diverse
-    assert joy.cells[2].best == (ours["distinct_2"] > ge["distinct_2"])
-    assert joy.cells[4].best == (ours["self_bleu"] < ge["self_bleu"])
+    if ours[emotion]["distinct_2"] != ge[emotion]["distinct_2"]:
+        assert row.cells[2].best == (ours[emotion]["distinct_2"] > ge[emotion]["distinct_2"])
+    if ours[emotion]["self_bleu"] != ge[emotion]["self_bleu"]:
+        assert row.cells[4].best == (ours[emotion]["self_bleu"] < ge[emotion]["self_bleu"])
 
 
 def test_zeroshot_table_reports_labels_per_example_of_each_system(results):
@@ -243,10 +286,12 @@ def test_numbers_file_defines_valid_macros(results):
     names = re.findall(r"\\newcommand\{\\([^}]*)\}", text)
     assert len(names) == len(set(names)) == len(numbers)
     assert all(re.fullmatch(r"[A-Za-z]+", n) for n in names)
-    assert numbers["OotRateContextless"] == "3.1\\%"
+    stats = _fixture_json("dataset_stats.json")["datasets"]
+    assert numbers["OotRateContextless"] == f"{100 * stats['contextless']['out_of_taxonomy']['out_of_taxonomy_rate']:.1f}\\%"
+    assert numbers["SynthLabelsOut"] == f"{_fixture_json('synth/labels.json')['outputs']:,}".replace(",", "{,}")
     assert numbers["GoemotionsContextlessDeltaFull"] == "+0.020"
     assert numbers["NExamplesGoemotions"] == "43{,}410"
-    assert numbers["NExamplesContextual"] == "541"
+    assert numbers["NExamplesContextual"] == f"{stats['contextual']['examples']:,}".replace(",", "{,}")
     assert numbers["HumanevalAnnotators"] == "3"
 
 
@@ -265,25 +310,38 @@ def test_tables_stage_writes_tables_and_numbers(tmp_path):
     assert "Emo Pillars (context-less)" in (tmp_path / "tables" / "main.md").read_text()
 
 
-def test_generation_cost_scales_tokens_per_kept_example_to_the_paper_sizes():
-    results = {"generation": {s: {"prompt_tokens": 600, "generated_tokens": 1000}
-                              for s in ("characters", "utterances", "labels", "contexts")},
-               "synth": {"curate": {"contextless": {"out": 10}, "contextual": {"out": 5}}}}
+def test_generation_cost_scales_tokens_per_kept_example_to_the_paper_sizes(results):
     scale = defaults().report.paper_scale.replace(contextless=3600, contextual=1800, output_tokens_per_s=100.0,
                                                   paper_gpu_hours=450, prefill_tokens_per_s=60.0, gpu_counts=[1, 8])
     t = T.generation_cost_table(results, scale)
     rows = {r.header: [c.value for c in r.cells] for r in t.rows}
-    # context-less: 3 steps x 1000 generated tokens over 10 kept = 300 per example; 3600 x 300 / 100 / 3600 = 3 h
-    # decoding; 3 x 600 prompt tokens / 10 = 180 per example; 3600 x 180 / 60 / 3600 = 3 h prefill; 6 h on 1 GPU
-    assert rows["Context-less"] == [10, 180, 300, 3600, 3.0, 3.0, 6.0, 0.75]
-    # contextual: the context step alone, 1000 / 5 = 200 per example; 1800 x 200 / 100 / 3600 = 1 h
-    assert rows["Contextual (context step)"] == [5, 120, 200, 1800, 1.0, 1.0, 2.0, 0.25]
-    assert rows["Total"][-4:] == [4.0, 4.0, 8.0, 1.0] and "450 GPU-hours" in t.notes[0]
-    # a stage that wrote no token counts is an error naming the file, not a cell printing '--'
-    broken = {**results, "generation": {**results["generation"], "labels": {"generated_tokens": 1000}}}
-    with pytest.raises(ValueError, match=r"labels\.json: field 'prompt_tokens' is missing"):
+    curate = _fixture_json("synth/curate.json")
+
+    def tokens(stages, kind):  # every answer's tokens, the ones replayed from the cache included
+        return sum(_fixture_json(f"generation/{s}.json")[kind] + _fixture_json(f"generation/{s}.json")[f"cached_{kind}"]
+                   for s in stages)
+
+    for name, stages, dataset, size in (("Context-less", ("characters", "utterances", "labels"), "contextless", 3600),
+                                        ("Contextual (context step)", ("contexts",), "contextual", 1800)):
+        kept = curate[dataset]["outputs"]
+        prompt, generated = tokens(stages, "prompt_tokens") / kept, tokens(stages, "generated_tokens") / kept
+        decode_h, prefill_h = size * generated / 100 / 3600, size * prompt / 60 / 3600
+        assert rows[name] == pytest.approx([kept, prompt, generated, size, decode_h, prefill_h,
+                                            decode_h + prefill_h, (decode_h + prefill_h) / 8]), name
+        assert generated > 0
+    assert rows["Total"][-4:] == pytest.approx([rows["Context-less"][4] + rows["Contextual (context step)"][4],
+                                                rows["Context-less"][5] + rows["Contextual (context step)"][5],
+                                                rows["Context-less"][6] + rows["Contextual (context step)"][6],
+                                                rows["Context-less"][7] + rows["Contextual (context step)"][7]])
+    assert "450 GPU-hours" in t.notes[0]
+    # a stats file without token counts is an error naming the file and the field, not a cell printing '--'
+    import copy
+
+    broken = copy.deepcopy(results)
+    del broken["generation"]["labels"]["prompt_tokens"]
+    with pytest.raises(ValueError, match=r"generation/labels\.json: .*field 'prompt_tokens' is missing"):
         T.generation_cost_table(broken, scale)
-    # a run without generation stats gives an empty table, not a crash
+    # a run without synthesis gives an empty table, not a crash
     assert T.generation_cost_table({}, scale).is_empty
 
 

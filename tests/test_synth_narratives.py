@@ -100,9 +100,11 @@ def test_narratives_stage_reads_the_corpus_the_data_stage_made(tmp_path, monkeyp
     assert _narratives(params, tmp_path / "raw" / "wikiplots", tmp_path) == 0
     rows = [json.loads(line) for line in (tmp_path / "narratives.jsonl").read_text().splitlines()]
     assert len(rows) == 10 and all(50 <= r["n_words"] <= 120 for r in rows)
-    metrics = json.loads((tmp_path / "metrics.json").read_text())
-    assert metrics["stories_in"] == 30 and metrics["passages_cut"] == 26
-    assert metrics["dropped"] == {"plot under min_words": 4} and metrics["truncated_at_max_words"] == 5
+    from emopillars.contracts.synthesis import NarrativesMetrics
+
+    metrics = NarrativesMetrics.read(tmp_path / "metrics.json")
+    assert (metrics.inputs, metrics.unit_in, metrics.passages_cut, metrics.outputs) == (30, "stories", 26, 10)
+    assert metrics.dropped == {"plot under min_words": 4} and metrics.truncated_at_max_words == 5
 
 
 def test_narratives_stage_without_the_corpus_folder_says_how_to_make_it(tmp_path, capsys):

@@ -66,10 +66,12 @@ def test_characters_stage_with_vllm(tmp_path, generator_dir, mirror_dir):
             c["character"]
         assert c["prompt_hashes"]["characters"] and c["raw_answers"]["characters"]
     assert all(r["reason"] for r in rejects)
-    metrics = json.loads((tmp_path / "m_characters.json").read_text())
-    assert metrics["characters_out"] == len(chars) and metrics["passages_in"] == 3
-    assert metrics["requests"] == 3 - metrics["passages_without_names"] > 0
-    assert json.loads((tmp_path / "gen.json").read_text())["generated_tokens"] > 0
+    from emopillars.contracts.synthesis import CharactersMetrics, GenerationStats
+
+    metrics = CharactersMetrics.read(tmp_path / "m_characters.json")
+    assert metrics.outputs == len(chars) and metrics.inputs == 3
+    assert metrics.requests == 3 - metrics.passages_without_names > 0
+    assert GenerationStats.read(tmp_path / "gen.json").answer_generated_tokens > 0
 
 
 @pytest.mark.slow

@@ -31,7 +31,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from emopillars.io import write_json
+from emopillars.contracts.synthesis import GenerationStats
 from emopillars.llm.backends import Backend, Call, hardware, make_backend, require_backend, versions
 from emopillars.llm.cache import GenerationCache
 from emopillars.llm.types import CacheMissError, GenerationRequest, GenerationResult, stable_hash
@@ -247,6 +247,9 @@ class Engine:
         for k in first:
             rec = done[k]
             self._counts["valid" if rec["status"] == "ok" else "rejected"] += 1
+            if k not in fresh:  # tokens the answer cost when it was generated, so a replay still counts them
+                self._counts["cached_prompt_tokens"] += rec.get("prompt_tokens", 0)
+                self._counts["cached_generated_tokens"] += rec.get("completion_tokens", 0)
             if rec["status"] != "ok":
                 self._reject_reasons[_reason_kind(rec.get("reason"))] += 1
             if rec.get("finish_reason") == "length":
@@ -343,6 +346,8 @@ class Engine:
             "retry_reasons": dict(self._retry_reasons.most_common()),
             "prompt_tokens": c["prompt_tokens"],
             "generated_tokens": c["generated_tokens"],
+            "cached_prompt_tokens": c["cached_prompt_tokens"],
+            "cached_generated_tokens": c["cached_generated_tokens"],
             "wall_seconds": round(self._wall, 3),
             "model_seconds": round(self._backend_seconds, 3),
             "generated_tokens_per_second": round(self.tokens_per_second, 2),
@@ -372,7 +377,8 @@ class Engine:
         path = Path(path) if path is not None else self.stats_path
         if path is None:
             raise ValueError("write_stats needs a path (none was given to the engine)")
-        write_json(path, self.stats)
+        # Validated against the record the reports read, so a renamed or new statistic fails here.
+        GenerationStats.parse(self.stats, path).write(path)
         return path
 
     # ------------------------------------------------------------------ lifetime

@@ -23,14 +23,14 @@ from emopillars.io import atomic_path  # noqa: E402
 from emopillars.report.results import (  # noqa: E402
     benchmark_name,
     benchmarks_in,
+    dataset_summaries,
     full_data_fraction,
     init_name,
     inits_in,
-    iter_dataset_stats,
     metric_name,
     transfer_runs,
 )
-from emopillars.report.tables import DATASET_NAMES, DIVERSITY_MEASURES, _per_class_diversity  # noqa: E402
+from emopillars.report.tables import DATASET_NAMES, DIVERSITY_MEASURES  # noqa: E402
 from emopillars.taxonomy import EMOTIONS  # noqa: E402
 
 PALETTE = {"base": "#7f7f7f", "contextless": "#1f77b4", "contextual": "#ff7f0e",
@@ -78,15 +78,12 @@ def goemotions_label_distribution(goemotions_dir: str | os.PathLike, split: str 
 
 def label_distribution_figure(results: dict, synthetic: Iterable[str] = ("contextless", "contextual"),
                               reference: str = "goemotions", reference_counts: Optional[dict] = None):
-    datasets = dict(iter_dataset_stats(results))
+    """Share of each label in the synthetic datasets (``dataset_stats``) and in GoEmotions (``reference_counts``)."""
+    datasets = dataset_summaries(results)
     series = []
-    for name in [*synthetic, reference]:
-        dist = (datasets.get(name) or {}).get("label_distribution")
-        if dist is None and name == reference:
-            dist = reference_counts
-        if isinstance(dist, dict) and isinstance(dist.get("counts"), dict):
-            dist = dist["counts"]
-        shares = _shares(dist) if isinstance(dist, dict) else None
+    dists = [(name, datasets[name].label_distribution) for name in synthetic if name in datasets]
+    for name, dist in dists + [(reference, reference_counts)]:
+        shares = _shares(dist) if dist is not None else None
         if shares is not None:
             series.append((name, shares))
     if not series:
@@ -166,11 +163,11 @@ def low_resource_figure(results: dict):
 
 # --------------------------------------------------------------------------- diversity per class
 def diversity_figure(results: dict, synthetic: str = "contextless", reference: str = "goemotions"):
-    datasets = dict(iter_dataset_stats(results))
-    series = [(n, _per_class_diversity(datasets.get(n, {}))) for n in (synthetic, reference)]
+    datasets = dataset_summaries(results)
+    series = [(n, datasets[n].diversity.per_class) for n in (synthetic, reference) if n in datasets]
     series = [(n, d) for n, d in series if d]
-    measures = [(k, label) for k, label, _ in DIVERSITY_MEASURES if any(k in v for _, d in series for v in d.values())]
-    if not series or not measures:
+    measures = [(k, label) for k, label, _ in DIVERSITY_MEASURES]
+    if not series:
         return None
     _style()
     fig, axes = plt.subplots(1, len(measures), figsize=(1.75 * len(measures) + 0.8, 4.6), sharey=True,
@@ -178,7 +175,7 @@ def diversity_figure(results: dict, synthetic: str = "contextless", reference: s
     y = np.arange(len(EMOTIONS))
     for ax, (k, label) in zip(axes[0], measures):
         for name, d in series:
-            vals = [float((d.get(e) or {}).get(k, np.nan)) for e in EMOTIONS]
+            vals = [float(getattr(d[e], k)) if e in d else np.nan for e in EMOTIONS]
             ax.plot(vals, y, "o", ms=3, label=DATASET_NAMES.get(name, name), color=PALETTE.get(name))
         ax.set_title(label)
         ax.grid(axis="y", alpha=0.3)
@@ -294,8 +291,7 @@ def make_figures(results: dict, train_rows: Optional[list[dict]], plots_dir: str
                  goemotions_dir: str | os.PathLike | None = None) -> dict[str, list[Path]]:
     """Draw every figure there is data for; ``{figure name: written paths}`` (empty list: no data).
 
-    ``goemotions_dir`` (the GoEmotions TSV folder) supplies its label distribution
-    when ``dataset_stats.json`` does not carry it.
+    ``goemotions_dir`` (the GoEmotions TSV folder) supplies GoEmotions' label distribution.
     """
     makers = {
         "label_distribution": lambda: label_distribution_figure(

@@ -11,10 +11,9 @@ from __future__ import annotations
 from typing import Optional
 
 from emopillars.report.latex import escape_latex, macro_name
-from emopillars.report.results import benchmarks_in, full_data_fraction, llm_runs, transfer_runs, zeroshot_runs
-from emopillars.report.tables import (SYNTH_STAGES, _end, diversity_summary, labels_per_example, n_examples, oot_rate,
-                                      step_count_rows)
-from emopillars.report.results import iter_dataset_stats
+from emopillars.report.results import (benchmarks_in, dataset_summaries, full_data_fraction, llm_runs,
+                                       synthesis_steps, transfer_runs, zeroshot_runs)
+from emopillars.report.tables import diversity_summary, oot_rate
 
 MISSING = "--"
 FRACTION_WORDS = {0.01: "OnePct", 0.1: "TenPct", 1.0: "Full"}
@@ -59,28 +58,24 @@ def compute_numbers(results: dict) -> dict[str, str]:
     """``{macro name: LaTeX text}`` for every number worth quoting in the results."""
     out: dict[str, str] = {name: MISSING for name in REQUIRED}
 
-    for name, stats in iter_dataset_stats(results):
+    # diversity measures by the names the paper's macros use
+    measures = {"distinct_1": "distinct_1", "distinct_2": "distinct_2", "self_bleu": "self_bleu",
+                "mean_pairwise_similarity": "embedding_similarity"}
+    for name, stats in dataset_summaries(results).items():
         key = macro_name(name)
-        out[f"NExamples{key}"] = _int(n_examples(stats))
-        out[f"LabelsPerExample{key}"] = _fmt(labels_per_example(stats), 2)
+        out[f"NExamples{key}"] = _int(stats.examples)
+        out[f"LabelsPerExample{key}"] = _fmt(stats.labels_per_example, 2)
         if oot_rate(stats) is not None:
             out[f"OotRate{key}"] = _pct(oot_rate(stats))
-        for measure in ("distinct_1", "distinct_2", "self_bleu", "mean_pairwise_similarity"):
+        for macro, measure in measures.items():
             v = diversity_summary(stats, measure)
             if v is not None:
-                out[macro_name(measure, key)] = _fmt(v, 2)
+                out[macro_name(macro, key)] = _fmt(v, 2)
 
-    synth = results.get("synth") or {}
-    for stage in SYNTH_STAGES:
-        d = synth.get(stage)
-        if isinstance(d, dict):
-            for name, counts in step_count_rows(stage, d):
-                n_in, _ = _end(counts, "_in", ("in", "n_in", "input", "records_in"))
-                n_out, _ = _end(counts, "_out", ("out", "n_out", "output", "kept", "records_out"))
-                if n_in is not None:
-                    out[macro_name("synth", name, "in")] = _int(n_in)
-                if n_out is not None:
-                    out[macro_name("synth", name, "out")] = _int(n_out)
+    for record in synthesis_steps(results).values():
+        for row in record.count_rows():
+            out[macro_name("synth", row.name, "in")] = _int(row.inputs)
+            out[macro_name("synth", row.name, "out")] = _int(row.outputs)
 
     runs = transfer_runs(results)
     for r in runs:

@@ -15,12 +15,15 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Optional
 
 from emopillars import benchmarks
-from emopillars.contracts import RecordError
 from emopillars.contracts.evaluation import (SKIP_FILE, EvaluationRecord, Interval, PairedTest, SkippedBenchmarks,
                                              SkipRecord)
+from emopillars.contracts import Record, RecordError
+from emopillars.contracts.synthesis import (DATASET_STATS_PATH, GENERATION_STEPS, STEP_RECORDS, SYNTHESIS_STEPS,
+                                            SYNTHETIC_DATASETS, DatasetStats, Diversity, GenerationStats,
+                                            OutOfTaxonomy, generation_stats_path, step_metrics_path)
 from emopillars.io import read_json
 
 INITS = ("base", "contextless", "contextual")
@@ -247,86 +250,81 @@ def full_data_fraction(runs: list[Run]) -> Optional[float]:
     return max(fractions) if fractions else None
 
 
-def _norm_diversity(div: Any) -> dict:
-    """``{"per_class": {class: measures}, "overall": measures}`` with one name per measure."""
-    if not isinstance(div, dict):
-        return {}
-    aliases = {"embedding_similarity": "mean_pairwise_similarity", "embedding_sim": "mean_pairwise_similarity"}
+# --------------------------------------------------------------------------- synthesis records
+def synthesis_steps(results: dict) -> dict[str, Record]:
+    """The step records that ran, in pipeline order (``synth.<step>``, typed by :data:`STEP_RECORDS`).
 
-    def norm(m: Any) -> dict:
-        return {aliases.get(k, k): v for k, v in m.items()} if isinstance(m, dict) else {}
-
-    per_class = div.get("per_class")
-    if not isinstance(per_class, dict):  # a bare {class: measures} mapping
-        per_class = {k: v for k, v in div.items() if isinstance(v, dict) and k not in ("overall", "macro")}
-    overall = div.get("overall", div.get("macro"))
-    return {"per_class": {k: norm(v) for k, v in per_class.items()}, "overall": norm(overall)}
-
-
-def iter_dataset_stats(results: dict) -> Iterator[tuple[str, dict]]:
-    """``(dataset name, stats)`` from ``dataset_stats.json``, normalised to one shape.
-
-    Accepts ``{name: stats}`` or ``{"datasets": {name: stats}, "goemotions": stats,
-    "out_of_taxonomy": {...}}``. Each yielded ``stats`` has, where known:
-    ``examples``, ``label_distribution``, ``labels_per_example`` (a number),
-    ``out_of_taxonomy`` (``{"rate", "label_leakage_rate", "naive_label_leakage_rate"}``)
-    and ``diversity`` (``{"per_class", "overall"}``). When the synthetic
-    datasets carry GoEmotions diversity measured on samples of the same sizes
-    (``diversity.goemotions_same_sizes``), GoEmotions' diversity is the one
-    measured beside the context-less set.
+    Steps run in order, so a step whose file is missing while a later step's
+    (or the dataset statistics) is there is an error naming the missing file.
     """
-    raw = results.get("dataset_stats") or {}
-    if not isinstance(raw, dict):
-        return
-    found: dict[str, dict] = {}
-    if isinstance(raw.get("datasets"), dict):
-        found.update({k: v for k, v in raw["datasets"].items() if isinstance(v, dict)})
-    for k, v in raw.items():
-        if k not in ("datasets", "counts", "out_of_taxonomy") and isinstance(v, dict) and k not in found:
-            found[k] = v
-    reference_diversity: dict = {}
-    views: dict[str, dict] = {}
-    for name, st in found.items():
-        view = dict(st)
-        if "examples" not in view:
-            for k in ("n_examples", "n", "size"):
-                if isinstance(st.get(k), (int, float)):
-                    view["examples"] = st[k]
-                    break
-        lpe = st.get("labels_per_example")
-        view["labels_per_example"] = _num(lpe.get("mean") if isinstance(lpe, dict) else lpe)
-        oot = st.get("out_of_taxonomy", st.get("oot"))
-        if isinstance(oot, dict):
-            view["out_of_taxonomy"] = {"rate": _num(oot.get("rate", oot.get("out_of_taxonomy_rate"))),
-                                       "label_leakage_rate": _num(oot.get("label_leakage_rate")),
-                                       "naive_label_leakage_rate": _num(oot.get("naive_label_leakage_rate"))}
-        elif _num(oot) is not None or _num(st.get("oot_rate")) is not None:
-            view["out_of_taxonomy"] = {"rate": _num(oot) if _num(oot) is not None else _num(st.get("oot_rate"))}
-        div = st.get("diversity")
-        if isinstance(div, dict) and isinstance(div.get("ours"), dict):
-            if isinstance(div.get("goemotions_same_sizes"), dict) and (name == "contextless" or not reference_diversity):
-                reference_diversity = _norm_diversity(div["goemotions_same_sizes"])
-            div = div["ours"]
-        view["diversity"] = _norm_diversity(div)
-        views[name] = view
-    # The out-of-taxonomy report of the labelling step describes the context-less utterances.
-    top_oot = raw.get("out_of_taxonomy")
-    if isinstance(top_oot, dict) and "contextless" in views and "out_of_taxonomy" not in views["contextless"]:
-        views["contextless"]["out_of_taxonomy"] = {
-            "rate": _num(top_oot.get("out_of_taxonomy_rate", top_oot.get("rate"))),
-            "label_leakage_rate": _num(top_oot.get("label_leakage_rate")),
-            "naive_label_leakage_rate": _num(top_oot.get("naive_label_leakage_rate"))}
-    relabel = ((results.get("synth") or {}).get("contexts") or {}).get("relabel") or {}
-    if isinstance(relabel.get("mapping"), dict) and "contextual" in views and "out_of_taxonomy" not in views["contextual"]:
-        m = relabel["mapping"]
-        views["contextual"]["out_of_taxonomy"] = {"rate": _num(m.get("out_of_taxonomy_rate")),
-                                                  "label_leakage_rate": _num(m.get("label_leakage_rate")),
-                                                  "naive_label_leakage_rate": _num(m.get("naive_label_leakage_rate"))}
-    if reference_diversity:
-        ref = views.setdefault("goemotions", {})
-        if not (ref.get("diversity") or {}).get("per_class"):
-            ref["diversity"] = reference_diversity
-    yield from views.items()
+    raw = results.get("synth") or {}
+    unknown = sorted(set(raw) - set(SYNTHESIS_STEPS))
+    if unknown:
+        raise RecordError(f"{step_metrics_path(unknown[0])}: not a synthesis step (steps: {', '.join(SYNTHESIS_STEPS)})")
+    ran = [i for i, s in enumerate(SYNTHESIS_STEPS) if s in raw]
+    if "dataset_stats" in results:
+        ran.append(len(SYNTHESIS_STEPS))
+    if not ran:
+        return {}
+    last = max(ran)
+    later = SYNTHESIS_STEPS[last] if last < len(SYNTHESIS_STEPS) else "dataset_stats"
+    for step in SYNTHESIS_STEPS[:last]:
+        if step not in raw:
+            raise RecordError(f"{step_metrics_path(step)}: {STEP_RECORDS[step].__name__} file not found, although "
+                              f"{later} ran after the {step} step (rerun it: dvc repro {step})")
+    return {s: STEP_RECORDS[s].parse(raw[s], step_metrics_path(s)) for s in SYNTHESIS_STEPS if s in raw}
+
+
+def generation_stats(results: dict) -> dict[str, GenerationStats]:
+    """The engine statistics of every generation step that ran; a step that ran without them is an error."""
+    steps = synthesis_steps(results)
+    raw = results.get("generation") or {}
+    out = {}
+    for step in GENERATION_STEPS:
+        if step not in steps:
+            continue
+        if step not in raw:
+            raise RecordError(f"{generation_stats_path(step)}: GenerationStats file not found, although the {step} "
+                              f"step ran ({step_metrics_path(step)}); rerun it: dvc repro {step}")
+        out[step] = GenerationStats.parse(raw[step], generation_stats_path(step))
+    return out
+
+
+def dataset_stats(results: dict) -> Optional[DatasetStats]:
+    """The ``dataset_stats`` stage's record, or ``None`` when the stage has not run."""
+    raw = results.get("dataset_stats")
+    return None if raw is None else DatasetStats.parse(raw, DATASET_STATS_PATH)
+
+
+@dataclass(frozen=True)
+class DatasetSummary:
+    """One column of the dataset tables: a synthetic dataset, or GoEmotions' training split beside them.
+
+    ``out_of_taxonomy`` is ``None`` where no labelling answer lies behind the labels (GoEmotions' are human;
+    contextual examples that kept their utterance's labels); ``diversity`` of GoEmotions is the one measured
+    on samples of the context-less set's per-class sizes; ``label_distribution`` is ``None`` for GoEmotions
+    (its counts come from its own files).
+    """
+
+    examples: int
+    labels_per_example: float
+    out_of_taxonomy: Optional[OutOfTaxonomy]
+    diversity: Diversity
+    label_distribution: Optional[dict[str, int]]
+
+
+def dataset_summaries(results: dict) -> dict[str, DatasetSummary]:
+    """``{"contextless", "contextual", "goemotions": summary}``, empty when ``dataset_stats`` has not run."""
+    stats = dataset_stats(results)
+    if stats is None:
+        return {}
+    out = {name: DatasetSummary(d.examples, d.labels_per_example.mean, d.out_of_taxonomy, d.diversity.ours,
+                                d.label_distribution)
+           for name, d in ((n, getattr(stats.datasets, n)) for n in SYNTHETIC_DATASETS)}
+    reference = stats.datasets.contextless.diversity.goemotions_same_sizes
+    out["goemotions"] = DatasetSummary(stats.goemotions.examples, stats.goemotions.labels_per_example.mean, None,
+                                       reference, None)
+    return out
 
 
 def benchmark_name(b: str) -> str:
@@ -343,9 +341,6 @@ def metric_name(m: Optional[str]) -> str:
 
 def dumps(results: dict) -> str:
     return json.dumps(results, indent=2, ensure_ascii=False)
-
-
-SYNTHETIC_DATASETS = ("contextless", "contextual")
 
 
 def read_synthetic(data_dir: str | os.PathLike, splits: tuple[str, ...] = ("train",)) -> dict[str, list[dict]]:
@@ -398,26 +393,18 @@ def summarise(results: dict) -> dict:
         out.setdefault("zeroshot", {}).setdefault(r.benchmark, {})[r.init] = _run_summary(r)
     for r in llm_runs(results):
         out.setdefault("llm_baseline", {})[r.benchmark] = _run_summary(r)
-    for name, st in iter_dataset_stats(results):
-        d: dict[str, Any] = {}
-        if _num(st.get("examples")) is not None:
-            d["examples"] = st["examples"]
-        if st.get("labels_per_example") is not None:
-            d["labels_per_example"] = st["labels_per_example"]
-        for k, v in (st.get("out_of_taxonomy") or {}).items():
-            if v is not None:
-                d[f"oot_{k}"] = v
-        overall = (st.get("diversity") or {}).get("overall") or {}
-        per_class = (st.get("diversity") or {}).get("per_class") or {}
-        for m in ("distinct_1", "distinct_2", "self_bleu", "mean_pairwise_similarity"):
-            v = _num(overall.get(m))
-            if v is None:
-                vals = [x[m] for x in per_class.values() if _num(x.get(m)) is not None and x[m] == x[m]]
-                v = sum(vals) / len(vals) if vals else None
-            if v is not None:
-                d[m] = round(v, 4)
-        if d:
-            out.setdefault("datasets", {})[name] = d
+    for name, st in dataset_summaries(results).items():
+        d: dict[str, Any] = {"examples": st.examples, "labels_per_example": st.labels_per_example}
+        if st.out_of_taxonomy is not None:
+            d.update(oot_rate=st.out_of_taxonomy.out_of_taxonomy_rate,
+                     oot_label_leakage_rate=st.out_of_taxonomy.label_leakage_rate)
+            if st.out_of_taxonomy.naive_label_leakage_rate is not None:
+                d["oot_naive_label_leakage_rate"] = st.out_of_taxonomy.naive_label_leakage_rate
+        if st.diversity.macro is not None:
+            m = st.diversity.macro
+            d.update(distinct_1=m.distinct_1, distinct_2=m.distinct_2, self_bleu=m.self_bleu,
+                     mean_pairwise_similarity=m.embedding_similarity)
+        out.setdefault("datasets", {})[name] = d
     he = results.get("humaneval") or {}
     if he.get("questions"):
         out["humaneval"] = {"n_annotators": he.get("n_annotators"), **{

@@ -10,21 +10,25 @@ import random
 from typing import TYPE_CHECKING, Iterable, Optional
 
 from emopillars.report.results import (
+    DatasetSummary,
     Run,
     benchmark_name,
     benchmarks_in,
     full_data_fraction,
     init_name,
+    dataset_summaries,
+    generation_stats,
     inits_in,
-    iter_dataset_stats,
     llm_runs,
     interval_score as _interval_score,
     metric_name,
     skipped_benchmarks,
+    synthesis_steps,
     transfer_runs,
     zeroshot_runs,
 )
 from emopillars.contracts.evaluation import TargetsAblation
+from emopillars.contracts.synthesis import DATASET_STATS_PATH, step_metrics_path
 from emopillars.report.table import Cell, Column, Markup, Table, number_cell, score_cell, text_cell
 from emopillars.taxonomy import EMOTIONS
 
@@ -37,12 +41,11 @@ DATASET_NAMES = {
     "contextual": "Emo Pillars (contextual)",
     "goemotions": "GoEmotions",
 }
-SYNTH_STAGES = ("narratives", "characters", "utterances", "labels", "contexts", "curate")
 DIVERSITY_MEASURES = (
     ("distinct_1", "dist-1", False),
     ("distinct_2", "dist-2", False),
     ("self_bleu", "self-BLEU", True),
-    ("mean_pairwise_similarity", "emb. sim.", True),
+    ("embedding_similarity", "emb. sim.", True),
 )
 
 
@@ -126,113 +129,43 @@ def lowres_table(results: dict) -> Table:
 
 
 # --------------------------------------------------------------------------- (c) dataset statistics
-def _count(d: dict, *keys: str) -> Optional[float]:
-    for k in keys:
-        v = d.get(k)
-        if isinstance(v, (int, float)) and not isinstance(v, bool):
-            return float(v)
-        if isinstance(v, dict):  # {"count": n} or {"total": n}
-            for kk in ("count", "total", "n"):
-                if isinstance(v.get(kk), (int, float)):
-                    return float(v[kk])
-    return None
-
-
-def _drops(d: dict) -> dict[str, float]:
-    for k in ("dropped", "drops", "drop_reasons", "reject_reasons", "reasons", "rejected"):
-        v = d.get(k)
-        if isinstance(v, dict):
-            return {str(r): float(n) for r, n in v.items() if isinstance(n, (int, float)) and not isinstance(n, bool)}
-    return {}
-
-
-def _end(d: dict, suffix: str, plain: tuple[str, ...]) -> tuple[Optional[float], str]:
-    """The count of records in (``suffix="_in"``) or out of a step, and its unit from the key's name."""
-    for k in plain:
-        if isinstance(d.get(k), (int, float)) and not isinstance(d.get(k), bool):
-            return float(d[k]), ""
-    for k, v in d.items():  # the step's own unit comes first, e.g. passages_in, characters_out
-        if k.endswith(suffix) and isinstance(v, (int, float)) and not isinstance(v, bool):
-            return float(v), k[: -len(suffix)].replace("_", " ")
-    return None, ""
-
-
-def _count_cell(value: Optional[float], unit: str, source: str) -> Cell:
+def _count_cell(value: int, unit: str, source: str) -> Cell:
     c = number_cell(value, 0, source)
-    if value is not None and unit:
+    if unit:
         c.display = f"{c.display} {unit}"
     return c
 
 
-def step_count_rows(stage: str, d: dict) -> list[tuple[str, dict]]:
-    """One ``(row name, counts)`` per dataset a step reports on (curate reports each dataset apart)."""
-    nested = [(k, v) for k, v in d.items() if k in DATASET_NAMES and isinstance(v, dict) and ("in" in v or "out" in v)]
-    if nested:
-        return [(f"{stage} ({'context-less' if k == 'contextless' else k})", v) for k, v in nested]
-    return [(stage, d)]
-
-
 def synth_counts_table(results: dict) -> Table:
     """Counts in and out of every synthesis step with the reasons for each drop."""
-    synth = results.get("synth") or {}
-    if not synth and isinstance((results.get("dataset_stats") or {}).get("counts"), dict):
-        synth = results["dataset_stats"]["counts"]
-    stages = [s for s in SYNTH_STAGES if s in synth] + sorted(set(synth) - set(SYNTH_STAGES))
     t = Table("synth_counts", "Synthesis pipeline: records in and out of each step, and why records were dropped "
               "or rejected.", "Step", [Column("In", compare=False), Column("Out", compare=False),
                                        Column("Dropped", compare=False),
                                        Column("Reasons", align="p{5.4cm}", compare=False)], wide=True)
-    for stage in stages:
-        if not isinstance(synth[stage], dict):
-            continue
-        src = f"outputs/metrics/synth/{stage}.json"
-        for name, d in step_count_rows(stage, synth[stage]):
-            n_in, unit_in = _end(d, "_in", ("in", "n_in", "input", "records_in"))
-            n_out, unit_out = _end(d, "_out", ("out", "n_out", "output", "kept", "records_out"))
-            drops = _drops(d)
-            dropped = sum(drops.values()) if drops else _count(d, "rejects", "n_dropped")
-            reasons = "; ".join(f"{r.replace('_', ' ')}: {int(n):,}" for r, n in
-                                sorted(drops.items(), key=lambda x: -x[1]) if n)
-            t.add_row(name, [_count_cell(n_in, unit_in, src), _count_cell(n_out, unit_out, src),
-                             number_cell(dropped, 0, src), text_cell(reasons or "--")])
+    for stage, record in synthesis_steps(results).items():
+        src = step_metrics_path(stage)
+        for row in record.count_rows():
+            reasons = "; ".join(f"{r.replace('_', ' ')}: {n:,}" for r, n in
+                                sorted(row.drops.items(), key=lambda x: -x[1]) if n)
+            t.add_row(row.name, [_count_cell(row.inputs, row.unit_in, src), _count_cell(row.outputs, row.unit_out, src),
+                                 number_cell(row.dropped, 0, src), text_cell(reasons or "none")])
     return t
 
 
-def _mean(values: Iterable[float]) -> Optional[float]:
-    vals = [v for v in values if isinstance(v, (int, float))]
-    return sum(vals) / len(vals) if vals else None
+def diversity_summary(stats: DatasetSummary, measure: str) -> Optional[float]:
+    """The mean over classes of a diversity measure (``None`` when no class had two texts to compare)."""
+    macro = stats.diversity.macro
+    return None if macro is None else getattr(macro, measure)
 
 
-def _per_class_diversity(stats: dict) -> dict[str, dict]:
-    per_class = (stats.get("diversity") or {}).get("per_class") or {}
-    return {k: v for k, v in per_class.items() if k in EMOTIONS and isinstance(v, dict)}
-
-
-def diversity_summary(stats: dict, measure: str) -> Optional[float]:
-    """Overall value of a diversity measure: the ``overall`` entry when given, else the mean over classes."""
-    overall = (stats.get("diversity") or {}).get("overall") or {}
-    if isinstance(overall.get(measure), (int, float)):
-        return float(overall[measure])
-    return _mean(v.get(measure) for v in _per_class_diversity(stats).values()
-                 if isinstance(v.get(measure), (int, float)) and v.get(measure) == v.get(measure))
-
-
-def labels_per_example(stats: dict) -> Optional[float]:
-    return stats.get("labels_per_example")
-
-
-def oot_rate(stats: dict, key: str = "rate") -> Optional[float]:
-    return (stats.get("out_of_taxonomy") or {}).get(key)
-
-
-def n_examples(stats: dict) -> Optional[float]:
-    return _count(stats, "examples")
+def oot_rate(stats: DatasetSummary, key: str = "out_of_taxonomy_rate") -> Optional[float]:
+    """A rate of the labelling report behind the dataset's labels (``None`` where there is none)."""
+    return None if stats.out_of_taxonomy is None else getattr(stats.out_of_taxonomy, key)
 
 
 def dataset_stats_table(results: dict) -> Table:
     """The synthetic datasets beside GoEmotions: size, labels per example, OOT rate, diversity."""
-    datasets = dict(iter_dataset_stats(results))
-    names = [n for n in DATASET_NAMES if n in datasets] + sorted(set(datasets) - set(DATASET_NAMES))
+    datasets = dataset_summaries(results)
     t = Table("dataset_stats", "The synthetic datasets (all splits) beside GoEmotions (training split). "
               "Out-of-taxonomy emotion "
               "words: share of the free-form emotion words of the labelling answers that map to no class; labels "
@@ -240,10 +173,10 @@ def dataset_stats_table(results: dict) -> Table:
               "words been matched naively. Diversity: means over classes (GoEmotions sampled to the synthetic set's "
               "per-class sizes where the statistics say so); lower self-BLEU and embedding similarity mean more "
               "diverse text.",
-              "", [Column(DATASET_NAMES.get(n, n), compare=False) for n in names])
-    src = "outputs/metrics/dataset_stats.json"
-    rows = [("Examples", lambda s: number_cell(n_examples(s), 0, src)),
-            ("Labels per example", lambda s: number_cell(labels_per_example(s), 2, src)),
+              "", [Column(DATASET_NAMES[n], compare=False) for n in datasets])
+    src = DATASET_STATS_PATH
+    rows = [("Examples", lambda s: number_cell(s.examples, 0, src)),
+            ("Labels per example", lambda s: number_cell(s.labels_per_example, 2, src)),
             ("Out-of-taxonomy emotion words", lambda s: number_cell(oot_rate(s), 3, src, percent=True)),
             ("Labels outside the taxonomy", lambda s: number_cell(oot_rate(s, "label_leakage_rate"), 3, src,
                                                                   percent=True)),
@@ -252,33 +185,36 @@ def dataset_stats_table(results: dict) -> Table:
     rows += [(label, (lambda m: lambda s: number_cell(diversity_summary(s, m), 3, src))(key))
              for key, label, _ in DIVERSITY_MEASURES]
     for label, make in rows:
-        cells = [make(datasets[n]) for n in names]
+        cells = [make(d) for d in datasets.values()]
         if any(c.value is not None for c in cells):
             t.add_row(label, cells)
+    unlabelled = [DATASET_NAMES[n] for n, d in datasets.items() if d.out_of_taxonomy is None]
+    if unlabelled:
+        t.notes = [f"No labelling answers lie behind the labels of {' and '.join(unlabelled)} (human labels, or "
+                   "the utterances' own labels kept for the contextual examples), so no out-of-taxonomy rates."]
     return t
 
 
 # --------------------------------------------------------------------------- (d) diversity per class
 def diversity_table(results: dict, synthetic: str = "contextless", reference: str = "goemotions") -> Table:
-    datasets = dict(iter_dataset_stats(results))
-    syn = _per_class_diversity(datasets.get(synthetic, {}))
-    ref = _per_class_diversity(datasets.get(reference, {}))
-    present = [(k, label, low) for k, label, low in DIVERSITY_MEASURES
-               if any(k in v for v in syn.values()) or any(k in v for v in ref.values())]
+    datasets = dataset_summaries(results)
     short = {synthetic: "EP", reference: "GE"}
-    cols = [Column(f"{label} {short.get(d, d)}", lower_is_better=low) for k, label, low in present
+    cols = [Column(f"{label} {short[d]}", lower_is_better=low) for k, label, low in DIVERSITY_MEASURES
             for d in (synthetic, reference)]
-    t = Table("diversity", f"Diversity per class: EP = {DATASET_NAMES.get(synthetic, synthetic)}, "
-              f"GE = {DATASET_NAMES.get(reference, reference)}. The more diverse of the two is in bold.",
+    t = Table("diversity", f"Diversity per class: EP = {DATASET_NAMES[synthetic]}, "
+              f"GE = {DATASET_NAMES[reference]}. The more diverse of the two is in bold.",
               "Emotion", cols, wide=True, font_size="footnotesize", col_sep="3pt")
-    src = "outputs/metrics/dataset_stats.json"
+    if not datasets:
+        return t
+    syn, ref = datasets[synthetic].diversity.per_class, datasets[reference].diversity.per_class
+    src = DATASET_STATS_PATH
     for emotion in EMOTIONS:
         if emotion not in syn and emotion not in ref:
             continue
         cells = []
-        for k, _, low in present:
-            pair = [number_cell((syn.get(emotion) or {}).get(k), 2, src, lower_is_better=low),
-                    number_cell((ref.get(emotion) or {}).get(k), 2, src, lower_is_better=low)]
+        for k, _, low in DIVERSITY_MEASURES:
+            pair = [number_cell(getattr(d[emotion], k) if emotion in d else None, 2, src, lower_is_better=low)
+                    for d in (syn, ref)]
             values = [c.value for c in pair]
             if None not in values and values[0] != values[1]:
                 best = min(values) if low else max(values)
@@ -430,8 +366,9 @@ def generation_cost_table(results: dict, scale) -> Table:
     Generated tokens count at the decoding rate and prompt tokens at the prefill rate; the wall time on
     ``n`` GPUs divides the GPU hours by ``n`` (one engine per GPU, requests shared out evenly).
     """
-    gen = results.get("generation") or {}
-    curate = (results.get("synth") or {}).get("curate") or {}
+    steps = synthesis_steps(results)
+    gen = generation_stats(results)
+    curate = steps.get("curate")
     rate = float(scale.output_tokens_per_s)
     prefill = float(scale.prefill_tokens_per_s)
     counts = list(scale.gpu_counts)
@@ -444,19 +381,19 @@ def generation_cost_table(results: dict, scale) -> Table:
                           *[Column(f"Hours on {n} GPU{'s' if n > 1 else ''}", compare=False) for n in counts]])
     totals = [0.0, 0.0]
     for name, stages, dataset in COST_CHAINS:
-        stats = [gen.get(s) for s in stages]
-        kept = (curate.get(dataset) or {}).get("out")
-        if not kept or not all(isinstance(s, dict) for s in stats):
+        kept = getattr(curate, dataset).outputs if curate is not None else 0
+        if not kept:
             continue
+        stats = [gen[s] for s in stages]
         src = "outputs/metrics/generation/" + ", ".join(f"{s}.json" for s in stages)
-        prompt_per = sum(_required_tokens(s, "prompt_tokens", st) for s, st in zip(stats, stages)) / kept
-        generated_per = sum(_required_tokens(s, "generated_tokens", st) for s, st in zip(stats, stages)) / kept
+        prompt_per = sum(s.answer_prompt_tokens for s in stats) / kept
+        generated_per = sum(s.answer_generated_tokens for s in stats) / kept
         size = getattr(scale, dataset)
         decode_h = size * generated_per / rate / 3600
         prefill_h = size * prompt_per / prefill / 3600
         totals[0] += decode_h
         totals[1] += prefill_h
-        t.add_row(name, [number_cell(kept, 0, "outputs/metrics/synth/curate.json"), number_cell(prompt_per, 0, src),
+        t.add_row(name, [number_cell(kept, 0, step_metrics_path("curate")), number_cell(prompt_per, 0, src),
                          number_cell(generated_per, 0, src), number_cell(size, 0), number_cell(decode_h, 1),
                          number_cell(prefill_h, 1), *[number_cell((decode_h + prefill_h) / n, 1) for n in counts]])
     if t.rows:
@@ -469,14 +406,6 @@ def generation_cost_table(results: dict, scale) -> Table:
                f"vLLM engine per GPU (llm.data_parallel_size). The larger generator writes longer answers, so this is "
                f"a lower bound. The paper reports {scale.paper_gpu_hours:,.0f} GPU-hours."]
     return t
-
-
-def _required_tokens(stats: dict, key: str, stage: str) -> float:
-    value = stats.get(key)
-    if not isinstance(value, (int, float)):
-        raise ValueError(f"outputs/metrics/generation/{stage}.json: field {key!r} is missing or not a number "
-                         f"(got {value!r}); rerun the {stage} stage")
-    return float(value)
 
 
 def all_tables(results: dict, datasets: dict[str, list[dict]], examples_per_dataset: int, seed: int,

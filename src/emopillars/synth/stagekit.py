@@ -7,10 +7,14 @@ import time
 from collections import Counter
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, TypeVar
 
 from emopillars.config import Params, load_params
-from emopillars.io import write_json, write_jsonl
+from emopillars.contracts import Record
+from emopillars.contracts.synthesis import GenerationStepMetrics
+from emopillars.io import write_jsonl
+
+G = TypeVar("G", bound=GenerationStepMetrics)
 
 
 def parser(description: str, inputs: list[str], generation: bool = True) -> argparse.ArgumentParser:
@@ -36,28 +40,30 @@ def engine_session(params: Params, model_dir: str, stats_path: str) -> Iterator[
         yield engine
 
 
-def write_outputs(args, records: list[dict], rejects: list[dict], metrics: dict) -> None:
+def write_outputs(args, records: list[dict], rejects: list[dict], metrics: Record) -> None:
     write_jsonl(args.out, records)
     if getattr(args, "rejects", None):
         write_jsonl(args.rejects, rejects)
-    write_json(args.metrics, metrics)
+    metrics.write(args.metrics)
 
 
-def step_metrics(stage: str, run, started: float, unit_in: str, unit_out: str, **extra) -> dict:
+def step_metrics(record: type[G], run, started: float, *, inputs: int | None = None,
+                 reject_reasons: dict[str, int] | None = None, **extra) -> G:
+    """The step's metrics record from its run: ``inputs`` defaults to the rows sent, ``reject_reasons`` to
+    the run's final-round reasons (``rejects`` always counts the run's own rejected requests)."""
     elapsed = time.time() - started
-    return {
-        "stage": stage,
-        f"{unit_in}_in": run.inputs,
-        "requests": run.requests,
-        "requests_retried": run.retried,
-        f"{unit_out}_out": len(run.records),
-        "rejects": sum(run.reject_reasons.values()),
-        "reject_reasons": dict(run.reject_reasons.most_common()),
-        "rejects_all_rounds": len(run.rejects),
-        "seconds": round(elapsed, 1),
-        f"{unit_out}_per_minute": round(len(run.records) / elapsed * 60, 1) if elapsed > 0 else None,
+    return record.build(
+        inputs=run.inputs if inputs is None else inputs,
+        outputs=len(run.records),
+        requests=run.requests,
+        requests_retried=run.retried,
+        rejects=sum(run.reject_reasons.values()),
+        reject_reasons=counter_dict(run.reject_reasons) if reject_reasons is None else reject_reasons,
+        rejects_all_rounds=len(run.rejects),
+        seconds=round(elapsed, 1),
+        outputs_per_minute=round(len(run.records) / elapsed * 60, 1) if elapsed > 0 else None,
         **extra,
-    }
+    )
 
 
 def load(args) -> Params:
