@@ -16,7 +16,7 @@ the rows of the synthesis-counts table, so no reader guesses a key.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Optional
+from typing import Any, ClassVar, Literal, Optional
 
 from pydantic import model_validator
 
@@ -244,6 +244,8 @@ class GenerationStats(Record):
     valid: int
     rejected: int
     retried: int
+    truncated_salvaged: int  # answers cut at max_tokens whose complete items were kept (policy ``salvage``)
+    truncated_rejected: int  # answers cut at max_tokens that stayed rejects
     model_calls: int
     waves: int
     reject_reasons: dict[str, int]
@@ -261,6 +263,7 @@ class GenerationStats(Record):
     model_id: str
     revision: Optional[str]
     max_retries: int
+    truncated: Literal["salvage", "reject"]  # the truncation policy of the session
     batch_size: int
     cache_only: bool
     cache_path: Optional[str]
