@@ -12,7 +12,7 @@ from emopillars.config import DataParams, defaults
 from emopillars.data.readers import DatasetNotSupplied, read_isear
 from emopillars.eval.bootstrap import bootstrap_metrics
 from emopillars.taxonomy import EMOTIONS
-from helpers.toybench import FOLDER, TOY, read_toybench
+from helpers.toybench import FOLDER, TOY
 
 
 def Params(data=None, transfer=None):
@@ -23,7 +23,7 @@ def Params(data=None, transfer=None):
 
 @pytest.mark.parametrize("b", benchmarks.all_benchmarks(), ids=lambda b: b.name)
 def test_every_definition_is_complete(b):
-    assert callable(b.reader) and b.display_name and b.protocol
+    assert callable(b.read_function) and b.display_name and b.protocol
     assert len(b.labels) >= 2 and len(set(b.labels)) == len(b.labels)
     assert all(set(classes) <= set(EMOTIONS) for classes in b.to_taxonomy.values())
     assert b.primary_metric in benchmarks.METRIC_NAMES
@@ -84,10 +84,20 @@ def test_a_registered_benchmark_is_read_mapped_and_accepted_by_the_params():
 
 def test_a_definition_that_does_not_fit_fails_when_built():
     with pytest.raises(ValueError, match="unknown primary metric 'f2'"):
-        benchmarks.Benchmark(name="x", display_name="X", reader=read_toybench, to_taxonomy={"a": ("joy",)},
+        benchmarks.Benchmark(name="x", display_name="X", reader=TOY.reader, to_taxonomy={"a": ("joy",)},
                              multi_label=False, primary_metric="f2", protocol="-", mirror_folder="x")
     with pytest.raises(ValueError, match="unknown: glee"):
-        benchmarks.Benchmark(name="x", display_name="X", reader=read_toybench, to_taxonomy={"a": ("glee",)},
+        benchmarks.Benchmark(name="x", display_name="X", reader=TOY.reader, to_taxonomy={"a": ("glee",)},
                              multi_label=False, primary_metric="macro_f1", protocol="-", mirror_folder="x")
     with pytest.raises(ValueError, match="already registered"):
         benchmarks.register(benchmarks.get("isear"))
+
+
+def test_checking_benchmark_names_in_the_params_does_not_load_the_readers():
+    import subprocess
+    import sys
+
+    code = ("import sys; from emopillars.config import TransferParams; TransferParams(benchmarks=['meld']); "
+            "print('emopillars.data.readers' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"  # a reader edit does not touch the stages that only load params

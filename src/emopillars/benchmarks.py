@@ -45,14 +45,17 @@ on both sides):
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Callable, Iterator, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Optional
 
-from emopillars.data import readers as R
 from emopillars.taxonomy import EMOTIONS
+
+if TYPE_CHECKING:
+    from emopillars.data.readers import Splits
 
 # Display names of the metric keys that the metrics code writes (emopillars.eval.metrics).
 METRIC_NAMES: Mapping[str, str] = MappingProxyType({
@@ -68,7 +71,10 @@ METRIC_NAMES: Mapping[str, str] = MappingProxyType({
 class Benchmark:
     """One benchmark's definition.
 
-    ``reader(root, **options)`` returns its :class:`~emopillars.data.readers.Splits`.
+    ``reader`` names the function (``"module:function"``) whose ``reader(root, **options)``
+    returns the benchmark's :class:`~emopillars.data.readers.Splits`; it is imported when
+    the benchmark is read, so that the params schema, which checks benchmark names
+    against this registry, does not load every reader.
     A param is named by its dotted path in ``params.yaml`` (``"data.split_seed"``):
     ``context_turns_param`` gives the reader's ``context_turns``, ``split_seed_param``
     its ``seed`` (only for splits the project draws itself), ``user_supplied_param``
@@ -78,7 +84,7 @@ class Benchmark:
 
     name: str
     display_name: str
-    reader: Callable[..., R.Splits]
+    reader: str
     to_taxonomy: Mapping[str, tuple[str, ...]]  # label -> classes, in the order of the benchmark's labels
     multi_label: bool
     primary_metric: str
@@ -92,6 +98,8 @@ class Benchmark:
     reader_options: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if ":" not in self.reader:
+            raise ValueError(f"benchmark {self.name!r}: reader must be 'module:function', got {self.reader!r}")
         if (self.mirror_folder is None) == (self.user_supplied_param is None):
             raise ValueError(f"benchmark {self.name!r}: give exactly one of mirror_folder and user_supplied_param")
         if self.user_supplied_param is not None and not self.user_supplied_param.startswith("data."):
@@ -109,6 +117,11 @@ class Benchmark:
     def labels(self) -> tuple[str, ...]:
         """The label set, in a fixed order (the order of a benchmark head's outputs)."""
         return tuple(self.to_taxonomy)
+
+    @property
+    def read_function(self) -> Callable[..., "Splits"]:
+        module, _, name = self.reader.partition(":")
+        return getattr(importlib.import_module(module), name)
 
     @property
     def user_supplied(self) -> bool:
@@ -135,15 +148,17 @@ class Benchmark:
         return (f"{self.name}: no folder configured. {self.how_to_get}, then set {key} in conf/config.yaml "
                 f"(or run `dvc exp run -S {key}=/path/to/it`) to the folder holding it.")
 
-    def read(self, root: str | os.PathLike | None, **options) -> R.Splits:
+    def read(self, root: str | os.PathLike | None, **options) -> "Splits":
         """Read from ``root``; a missing folder raises :class:`~emopillars.data.readers.DatasetNotSupplied`."""
+        from emopillars.data.readers import DatasetNotSupplied
+
         if root is None or not Path(root).is_dir():
             if self.user_supplied:
                 msg = self.not_supplied_message()
-                raise R.DatasetNotSupplied(f"{root}: folder not found. {msg}" if root is not None else msg)
-            raise R.DatasetNotSupplied(f"{self.name}: folder {root} not found; run the data stage (`dvc repro data`) "
-                                       "to materialise data/raw/ from the mirror")
-        return self.reader(root, **{**self.reader_options, **options})
+                raise DatasetNotSupplied(f"{root}: folder not found. {msg}" if root is not None else msg)
+            raise DatasetNotSupplied(f"{self.name}: folder {root} not found; run the data stage (`dvc repro data`) "
+                                     "to materialise data/raw/ from the mirror")
+        return self.read_function(root, **{**self.reader_options, **options})
 
 
 def param(params, dotted: str):
@@ -189,24 +204,27 @@ def all_benchmarks() -> tuple[Benchmark, ...]:
 
 
 def read_splits(name: str, params,
-                raw_dir: str | os.PathLike | None = None) -> tuple[Optional[R.Splits], Optional[str]]:
+                raw_dir: str | os.PathLike | None = None) -> tuple[Optional["Splits"], Optional[str]]:
     """Benchmark ``name`` read as configured by ``params``, or ``(None, reason)`` when the user has not supplied it."""
+    from emopillars.data.readers import DatasetNotSupplied
+
     b = get(name)
     try:
         return b.read(b.root(params.data, raw_dir), **b.read_options(params)), None
-    except R.DatasetNotSupplied as e:
+    except DatasetNotSupplied as e:
         return None, str(e)
 
 
+READERS = "emopillars.data.readers:"
 _IEMOCAP_HOW = "IEMOCAP is licence-restricted: request the release from USC SAIL (https://sail.usc.edu/iemocap/)"
 
 register(Benchmark(
-    name="goemotions", display_name="GoEmotions", reader=R.read_goemotions,
+    name="goemotions", display_name="GoEmotions", reader=READERS + "read_goemotions",
     to_taxonomy={e: (e,) for e in EMOTIONS}, multi_label=True, primary_metric="macro_f1",
     protocol="official train/dev/test; 28 labels, multi-label; macro-F1; thresholds tuned on dev only",
     mirror_folder="goemotions"))
 register(Benchmark(
-    name="isear", display_name="ISEAR", reader=R.read_isear,
+    name="isear", display_name="ISEAR", reader=READERS + "read_isear",
     to_taxonomy={"joy": ("joy",), "fear": ("fear", "nervousness"), "anger": ("anger", "annoyance"),
                  "sadness": ("sadness", "grief"), "disgust": ("disgust",), "shame": ("embarrassment",),
                  "guilt": ("remorse",)},
@@ -214,7 +232,7 @@ register(Benchmark(
     protocol="fixed stratified 80/10/10 split (seeded); 7 labels, single-label (arg-max); macro-F1 and accuracy",
     split_seed_param="data.split_seed", mirror_folder="isear"))
 register(Benchmark(
-    name="meld", display_name="MELD", reader=R.read_meld,
+    name="meld", display_name="MELD", reader=READERS + "read_meld",
     to_taxonomy={"anger": ("anger", "annoyance"), "disgust": ("disgust",), "fear": ("fear", "nervousness"),
                  "joy": ("joy", "amusement", "excitement"), "neutral": ("neutral",), "sadness": ("sadness", "grief"),
                  "surprise": ("surprise",)},
@@ -223,7 +241,7 @@ register(Benchmark(
              "weighted-F1",
     context=True, context_turns_param="transfer.meld_context_turns", mirror_folder="meld"))
 register(Benchmark(
-    name="iemocap", display_name="IEMOCAP", reader=R.read_iemocap, reader_options={"protocol": 4},
+    name="iemocap", display_name="IEMOCAP", reader=READERS + "read_iemocap", reader_options={"protocol": 4},
     to_taxonomy={"ang": ("anger", "annoyance"), "hap": ("joy", "excitement", "amusement"), "neu": ("neutral",),
                  "sad": ("sadness", "grief")},
     multi_label=False, primary_metric="weighted_f1",
@@ -231,7 +249,7 @@ register(Benchmark(
     context=True, context_turns_param="transfer.meld_context_turns", split_seed_param="data.split_seed",
     user_supplied_param="data.iemocap_dir", how_to_get=_IEMOCAP_HOW))
 register(Benchmark(
-    name="iemocap6", display_name="IEMOCAP (6-class)", reader=R.read_iemocap, reader_options={"protocol": 6},
+    name="iemocap6", display_name="IEMOCAP (6-class)", reader=READERS + "read_iemocap", reader_options={"protocol": 6},
     to_taxonomy={"ang": ("anger",), "hap": ("joy", "amusement"), "exc": ("excitement",), "neu": ("neutral",),
                  "sad": ("sadness", "grief"), "fru": ("annoyance", "disappointment")},
     multi_label=False, primary_metric="weighted_f1",
@@ -240,7 +258,7 @@ register(Benchmark(
     context=True, context_turns_param="transfer.meld_context_turns", split_seed_param="data.split_seed",
     user_supplied_param="data.iemocap_dir", how_to_get=_IEMOCAP_HOW))
 register(Benchmark(
-    name="emocontext", display_name="EmoContext", reader=R.read_emocontext,
+    name="emocontext", display_name="EmoContext", reader=READERS + "read_emocontext",
     to_taxonomy={"happy": ("joy", "amusement", "excitement", "love"), "sad": ("sadness", "grief", "disappointment"),
                  "angry": ("anger", "annoyance"), "others": ("neutral",)},
     multi_label=False, primary_metric="emocontext_micro_f1",

@@ -24,7 +24,7 @@ def read_toybench(root) -> Splits:
 
 
 TOY = Benchmark(
-    name="toybench", display_name="ToyBench", reader=read_toybench,
+    name="toybench", display_name="ToyBench", reader=f"{__name__}:read_toybench",
     to_taxonomy={"up": ("joy", "excitement"), "down": ("sadness",), "calm": ("neutral",)},
     multi_label=False, primary_metric="macro_f1", protocol="toy splits of 12/3/3 sentences; 3 labels; macro-F1",
     mirror_folder=FOLDER.name)
