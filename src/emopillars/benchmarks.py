@@ -135,6 +135,11 @@ class Benchmark:
             return Path(value) if value else None
         return Path(raw_dir or data_params.out_dir) / self.mirror_folder
 
+    def params_read(self) -> tuple[str, ...]:
+        """The dotted params (``data.split_seed``...) that :func:`read_splits` reads for this benchmark
+        (besides ``data.out_dir``, the folder of the mirrored ones when no raw folder is given)."""
+        return tuple(p for p in (self.user_supplied_param, self.split_seed_param, self.context_turns_param) if p)
+
     def read_options(self, params) -> dict:
         opts = dict(self.reader_options)
         if self.context_turns_param:
@@ -201,6 +206,12 @@ def names() -> tuple[str, ...]:
 
 def all_benchmarks() -> tuple[Benchmark, ...]:
     return tuple(_REGISTRY.values())
+
+
+def params_read() -> tuple[str, ...]:
+    """Every param that :func:`read_splits` can read, over all registered benchmarks (what a stage that
+    reads benchmarks declares in ``dvc.yaml``)."""
+    return tuple(sorted({p for b in _REGISTRY.values() for p in b.params_read()}))
 
 
 def read_splits(name: str, params,
