@@ -97,7 +97,7 @@ def test_checking_benchmark_names_in_the_params_does_not_load_the_readers():
     import subprocess
     import sys
 
-    code = ("import sys; from emopillars.config import TransferParams; TransferParams(benchmarks=['meld']); "
+    code = ("import sys; from emopillars.config import defaults; defaults().transfer.replace(benchmarks=['meld']); "
             "print('emopillars.data.readers' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"  # a reader edit does not touch the stages that only load params
