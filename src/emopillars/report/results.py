@@ -19,7 +19,7 @@ from typing import Any, Optional
 
 from emopillars import benchmarks
 from emopillars.contracts.evaluation import (SKIP_FILE, EvaluationRecord, Interval, PairedTest, SkippedBenchmarks,
-                                             SkipRecord)
+                                             SkipRecord, TrainRecord)
 from emopillars.contracts import Record, RecordError
 from emopillars.contracts.synthesis import (DATASET_STATS_PATH, GENERATION_STEPS, STEP_RECORDS, SYNTHESIS_STEPS,
                                             SYNTHETIC_DATASETS, DatasetStats, Diversity, GenerationStats,
@@ -412,23 +412,12 @@ def summarise(results: dict) -> dict:
                 if v.get(k) is not None}
             for q, v in he["questions"].items() if isinstance(v, dict)}}
     for name, data in (results.get("train") or {}).items():
-        if isinstance(data, dict):
-            scalars = _scalar_leaves(data)
-            if scalars:
-                out.setdefault("train", {})[name] = scalars
-    return out
-
-
-def _scalar_leaves(d: dict, depth: int = 0) -> dict:
-    """Numbers of a nested mapping (lists and deep nesting dropped), for compact metrics."""
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, bool):
-            continue
-        if isinstance(v, (int, float)):
-            out[k] = v
-        elif isinstance(v, dict) and depth < 2:
-            sub = _scalar_leaves(v, depth + 1)
-            if sub:
-                out[k] = sub
+        rec = TrainRecord.parse(data, f"outputs/metrics/train/{name}.json")
+        summary: dict[str, Any] = {}
+        for metric, m in rec.metrics.items():
+            summary[metric] = m.value
+            summary[f"{metric}_ci_low"], summary[f"{metric}_ci_high"] = m.ci_low, m.ci_high
+        summary.update(labels_per_example=rec.labels_per_example, n_train=rec.n_train, n_dev=rec.n_dev,
+                       n_test=rec.n_test, steps=rec.steps, train_seconds=rec.train_seconds)
+        out.setdefault("train", {})[name] = summary
     return out
