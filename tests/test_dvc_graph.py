@@ -547,7 +547,7 @@ PROBE = textwrap.dedent("""
         g = runpy.run_path(str(root / script), run_name="stage_probe")
         loaded = sorted({Path(m.__file__).resolve().relative_to(root).as_posix() for m in list(sys.modules.values())
                          if getattr(m, "__file__", None) and Path(m.__file__).is_absolute()
-                         and Path(m.__file__).resolve().is_relative_to(root)})
+                         and any(Path(m.__file__).resolve().is_relative_to(root / d) for d in ("src", "stages"))})
         try:
             g["main"]([])
         except Captured:
