@@ -364,11 +364,17 @@ def _pct_key(f: Optional[float]) -> str:
     return "pct" + (f"{100 * f:g}".replace(".", "_") if f is not None else "na")
 
 
-def _run_summary(run: Run) -> dict:
+def _metric_cells(metrics: dict[str, Interval]) -> dict[str, Any]:
+    """Each metric's value and interval bounds as flat keys (``macro_f1``, ``macro_f1_ci_low``, ...)."""
     out: dict[str, Any] = {}
-    for name, m in run.record.metrics.items():
+    for name, m in metrics.items():
         out[name] = m.value
         out[f"{name}_ci_low"], out[f"{name}_ci_high"] = m.ci_low, m.ci_high
+    return out
+
+
+def _run_summary(run: Run) -> dict:
+    out = _metric_cells(run.record.metrics)
     out["labels_per_example"] = run.labels_per_example
     pt = run.paired_test
     if pt:
@@ -413,10 +419,7 @@ def summarise(results: dict) -> dict:
             for q, v in he["questions"].items() if isinstance(v, dict)}}
     for name, data in (results.get("train") or {}).items():
         rec = TrainRecord.parse(data, f"outputs/metrics/train/{name}.json")
-        summary: dict[str, Any] = {}
-        for metric, m in rec.metrics.items():
-            summary[metric] = m.value
-            summary[f"{metric}_ci_low"], summary[f"{metric}_ci_high"] = m.ci_low, m.ci_high
+        summary = _metric_cells(rec.metrics)
         summary.update(labels_per_example=rec.labels_per_example, n_train=rec.n_train, n_dev=rec.n_dev,
                        n_test=rec.n_test, steps=rec.steps, train_seconds=rec.train_seconds)
         out.setdefault("train", {})[name] = summary
