@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +12,7 @@ import yaml
 
 from pydantic import BaseModel, ValidationError
 
-from emopillars.config import Params, ParamsError, defaults, load_params
+from emopillars.config import Params, ParamsError, defaults, derive_seed, load_params, parse_params, seed_keys
 from emopillars.profiles import PROFILES, compose, composed
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -129,6 +130,49 @@ def test_trainer_config_takes_every_optimisation_setting_from_its_section(sectio
     assert {k: getattr(cfg, k) for k in changed} == changed
     assert cfg.epochs == 9.0 and cfg.batch_size == params.batch_size and cfg.progress is False
     assert set(FROM_PARAMS) <= set(type(params).model_fields)
+
+
+def _at(params, key):
+    for part in key.split("."):
+        params = getattr(params, part)
+    return params
+
+
+def test_derived_seeds_are_stable_across_processes():
+    # recorded once: a change here changes every stage's randomness, so it must be on purpose
+    assert derive_seed(13, "curate.seed") == 1229783485
+    code = "from emopillars.config import derive_seed; print(derive_seed(29, 'transfer.seed'))"
+    outs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                           env={**os.environ, "PYTHONHASHSEED": salt}).stdout for salt in ("1", "2")}
+    assert outs == {f"{derive_seed(29, 'transfer.seed')}\n"}
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_every_per_stage_seed_is_derived_from_the_root_seed(profile):
+    raw = composed(profile, ROOT / "conf")
+    keys = seed_keys()
+    assert {"data.split_seed", "curate.seed", "transfer.seed", "models.encoder.seed", "report.examples_seed"} <= set(keys)
+    assert [k for k in keys if _at_raw(raw, k) is not None] == []
+    params = defaults(profile)
+    assert {k: _at(params, k) for k in keys} == {k: derive_seed(raw["seed"], k) for k in keys}
+
+
+def _at_raw(raw, key):
+    for part in key.split("."):
+        raw = raw[part]
+    return raw
+
+
+def test_a_root_seed_other_than_the_default_moves_every_derived_seed():
+    raw = composed("default", ROOT / "conf")
+    base = parse_params(raw)
+    other = parse_params({**raw, "seed": 29})
+    keys = seed_keys()
+    assert all(_at(other, k) != _at(base, k) for k in keys)
+    assert len({_at(other, k) for k in keys}) == len(keys)  # named apart: no two stages share a seed
+    # a number in a seed's place overrides the derived one
+    pinned = parse_params({**raw, "seed": 29, "curate": {**raw["curate"], "seed": 5}})
+    assert pinned.curate.seed == 5 and pinned.transfer.seed == other.transfer.seed
 
 
 def test_cli_help_lists_commands():

@@ -359,6 +359,24 @@ def _schema_at(path: tuple) -> type[BaseModel] | None:
     return model
 
 
+def _derives_a_seed(path: tuple) -> bool:
+    """Whether reading ``path`` (a key or a whole section) reads a per-stage seed, which is derived from the
+    root ``seed`` when null (emopillars.config.derive_seed)."""
+    from emopillars.config import _DerivedWhenNull
+
+    def derived(model: type[BaseModel]) -> bool:
+        return any(any(isinstance(m, _DerivedWhenNull) for m in info.metadata)
+                   or (_section_model(model, name) is not None and derived(_section_model(model, name)))
+                   for name, info in model.model_fields.items())
+
+    section = _schema_at(path)
+    if section is not None:
+        return path != () and derived(section)
+    parent = _schema_at(path[:-1])
+    info = parent.model_fields.get(path[-1]) if parent is not None else None
+    return info is not None and any(isinstance(m, _DerivedWhenNull) for m in info.metadata)
+
+
 def _is_field(path: tuple, attr: str) -> bool:
     model = _schema_at(path)
     return model is not None and attr in model.model_fields
@@ -642,6 +660,8 @@ def _params_problems(stage: dict) -> list[str]:
     script, opts = command(stage)
     declared = [str(p) for p in _names(stage.get("params"))]
     read = stage_params_read(script) if "params" in opts else set()
+    if any(_derives_a_seed(tuple(k.split("."))) for k in read):
+        read.add("seed")
     problems = [f"reads {k}, not in params" for k in sorted(read)
                 if not params_covered(k, declared) and (stage["base"], k) not in READ_ALLOW]
     return problems + [f"declares {d}, never read" for d in declared

@@ -17,13 +17,14 @@ a fresh clone.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 from functools import lru_cache
 from typing import Annotated, Any, Literal, Optional, TypeVar
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 
 class ParamsError(ValueError):
@@ -31,6 +32,25 @@ class ParamsError(ValueError):
 
 
 S = TypeVar("S", bound="Section")
+
+# A per-stage seed: null (every profile's choice) derives it from the root ``seed`` and its own key, see
+# derive_seed; a number overrides it. After validation every seed is a number.
+class _DerivedWhenNull:
+    """Marks a field as a per-stage seed (see Params._derive_seeds)."""
+
+
+Seed = Annotated[Optional[int], _DerivedWhenNull()]
+SEED_HELP = "null: derived from the root seed and this key (derive_seed); a number overrides it"
+
+
+def derive_seed(root: int, name: str) -> int:
+    """The seed of ``name`` (a params key such as ``curate.seed``) under the root seed ``root``.
+
+    A 31-bit number from sha256, the same in every process and Python version
+    (``hash()`` of a string is salted per process). Different names give
+    unrelated seeds, so one stage's randomness never mirrors another's.
+    """
+    return int(hashlib.sha256(f"{root}:{name}".encode("utf-8")).hexdigest()[:8], 16) & 0x7FFFFFFF
 
 
 class Section(BaseModel):
@@ -49,8 +69,9 @@ class DataParams(Section):
     iemocap_dir: Optional[str] = Field(description="your copy of IEMOCAP (licence-restricted; null: skipped)")
     emocontext_dir: Optional[str] = Field(description="your copy of EmoContext (null: skipped)")
     wikiplots_dir: Optional[str] = Field(description="your copy of WikiPlots (`plots` and `titles`)")
-    split_seed: int = Field(description="seed of the splits the project makes itself: ISEAR's stratified 80/10/10 "
-                                        "split and IEMOCAP's dev dialogues (neither dataset ships a dev split)")
+    split_seed: Seed = Field(description="seed of the splits the project makes itself: ISEAR's stratified 80/10/10 "
+                                         "split and IEMOCAP's dev dialogues (neither dataset ships a dev split); "
+                                         + SEED_HELP)
 
 
 class ModelSpec(Section):
@@ -76,7 +97,7 @@ class ModelSpec(Section):
     config: Optional[dict[str, Any]]
     tokenizer_corpus: Optional[str]
     vocab_size: int = Field(ge=300, description="tokenizer size of a `random` encoder")
-    seed: int = Field(description="weight seed of a `random` encoder")
+    seed: Seed = Field(description="weight seed of a `random` encoder; " + SEED_HELP)
 
 
 class ModelsParams(Section):
@@ -134,7 +155,7 @@ class NarrativesParams(Section):
     n_passages: int = Field(ge=1)
     min_words: int = Field(ge=1)
     max_words: int = Field(ge=10)
-    seed: int
+    seed: Seed = Field(description=SEED_HELP)
 
 
 class CharactersParams(Section):
@@ -151,7 +172,7 @@ class UtterancesParams(Section):
     excerpt_words: int = Field(ge=10, description="words of the passage shown (sentences about the character)")
     retries: int = Field(ge=0)
     sampling: Sampling
-    seed: int
+    seed: Seed = Field(description=SEED_HELP)
 
 
 class LabelsParams(Section):
@@ -168,7 +189,7 @@ class ContextsParams(Section):
     retries: int = Field(ge=0)
     relabel: bool = Field(description="label contextual examples again, reading the context (else reuse)")
     sampling: Sampling
-    seed: int
+    seed: Seed = Field(description=SEED_HELP)
 
 
 class CurateParams(Section):
@@ -178,7 +199,7 @@ class CurateParams(Section):
     num_perm: int = Field(ge=8)
     dev_share: float = Field(ge=0, lt=1)
     test_share: float = Field(ge=0, lt=1)
-    seed: int
+    seed: Seed = Field(description=SEED_HELP)
 
 
 class DatasetStatsParams(Section):
@@ -204,7 +225,7 @@ class TrainParams(Section):
     evals_per_epoch: int = Field(ge=1)
     max_evals: int = Field(ge=1, description="dev evaluations per run at most")
     patience: Optional[int] = Field(ge=0, description="stop after this many dev evaluations without improvement")
-    seed: int
+    seed: Seed = Field(description=SEED_HELP)
     max_train_examples: Optional[int] = Field(ge=1)
     mixed_precision: Literal["no", "bf16", "fp16"]
     num_processes: Annotated[int, Field(ge=1)] | Literal["auto"] = Field(
@@ -245,7 +266,7 @@ class TransferParams(Section):
     max_train_examples: Optional[int] = Field(ge=1, description="cap of the training pool the fractions are taken from")
     max_eval_examples: Optional[int] = Field(ge=1, description="cap of the dev and test sets (seeded sample)")
     num_processes: Annotated[int, Field(ge=1)] | Literal["auto"]
-    seed: int
+    seed: Seed = Field(description=SEED_HELP)
 
 
 class EvaluateParams(Section):
@@ -253,7 +274,7 @@ class EvaluateParams(Section):
     confidence: float = Field(gt=0, lt=1)
     threshold_mode: Literal["global", "per_class"]
     llm_baseline_examples: int = Field(ge=0)
-    seed: int
+    seed: Seed = Field(description=SEED_HELP)
 
 
 class PaperScaleParams(Section):
@@ -274,15 +295,15 @@ class ReportParams(Section):
     formats: list[Literal["pdf", "png"]]
     examples_per_dataset: int = Field(ge=0, description="synthetic examples per dataset in the examples table")
     paper_scale: PaperScaleParams
-    examples_seed: int
+    examples_seed: Seed = Field(description=SEED_HELP)
     humaneval_per_stratum: int = Field(ge=1, description="items per (dataset, primary emotion) in the annotation sheet")
-    humaneval_seed: int
+    humaneval_seed: Seed = Field(description=SEED_HELP)
     humaneval_splits: list[Literal["train", "dev", "test"]] = Field(min_length=1, description="splits the annotation sheet samples")
 
 
 class Params(Section):
     profile: Literal["smoke", "default", "paper", "rehearsal"]
-    seed: int
+    seed: int = Field(description="the root seed: the generation requests' seed, and every per-stage seed left null")
     data: DataParams
     models: ModelsParams
     llm: LLMParams
@@ -297,6 +318,28 @@ class Params(Section):
     transfer: TransferParams
     evaluate: EvaluateParams
     report: ReportParams
+
+    @model_validator(mode="after")
+    def _derive_seeds(self) -> "Params":
+        for key in seed_keys():
+            *path, name = key.split(".")
+            section = self
+            for part in path:
+                section = getattr(section, part)
+            if getattr(section, name) is None:
+                setattr(section, name, derive_seed(self.seed, key))
+        return self
+
+
+def seed_keys(model: type[BaseModel] = Params, prefix: str = "") -> list[str]:
+    """Every per-stage seed's key (``curate.seed``, ``models.encoder.seed``, ``report.examples_seed``, ...)."""
+    keys = []
+    for name, field in model.model_fields.items():
+        if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
+            keys += seed_keys(field.annotation, f"{prefix}{name}.")
+        elif any(isinstance(m, _DerivedWhenNull) for m in field.metadata):
+            keys.append(prefix + name)
+    return keys
 
 
 def _format_error(path: Path, err: ValidationError) -> str:
