@@ -81,6 +81,7 @@ def test_the_stage_classifies_each_benchmark_and_records_the_unconfigured_one(tm
 
     from emopillars.llm.engine import Engine
     from emopillars.profiles import compose
+    from emopillars.config import load_params
     from emopillars.eval.evaluate import seeded_subset
 
     params_path = compose("smoke", tmp_path / "params.yaml", ROOT / "conf")
@@ -94,7 +95,7 @@ def test_the_stage_classifies_each_benchmark_and_records_the_unconfigured_one(tm
     for bench in ("isear", "goemotions"):
         b = benchmarks.get(bench)
         splits = b.read(mirror_dir / bench, **({"seed": 11} if b.split_seed_param else {}))
-        tests[bench] = seeded_subset(splits["test"], 40, raw["transfer"]["seed"])[:6]
+        tests[bench] = seeded_subset(splits["test"], 40, load_params(params_path).transfer.seed)[:6]
     answers = {}
     # ISEAR: two rejected answers (a label outside the set), two right, two wrong
     for i, r in enumerate(tests["isear"]):
