@@ -48,6 +48,10 @@ def structured_output_api() -> Optional[type]:
     return StructuredOutputsParams if "structured_outputs" in fields else None
 
 
+# vLLM engine step limit on CPU (seconds); see VLLMBackend.__init__.
+CPU_STEP_TIMEOUT_S = 3600
+
+
 class VLLMBackend(Backend):
     name = "vllm"
 
@@ -58,6 +62,11 @@ class VLLMBackend(Backend):
             # vLLM on CPU keeps one core for its front end by default: on a 2-core machine the model then runs
             # on one core. 0 gives the model every core (1.6x the tokens/s measured on 2 cores).
             os.environ["VLLM_CPU_NUM_OF_RESERVED_CPU"] = str(reserved)
+        if not _cuda_available():
+            # vLLM kills the engine when one model step takes longer than this (300 s by default). On a CPU
+            # shared with other work, the first prefill of a full batch can take that long; the step is slow,
+            # not hung, so the limit is raised there (an explicit setting wins).
+            os.environ.setdefault("VLLM_EXECUTE_MODEL_TIMEOUT_SECONDS", str(CPU_STEP_TIMEOUT_S))
         from vllm import LLM, SamplingParams
 
         self._SamplingParams = SamplingParams
