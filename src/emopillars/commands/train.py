@@ -23,6 +23,8 @@ def run(args: argparse.Namespace) -> int:
     from emopillars.train.emopillars import train_emopillars
     from emopillars.train.encoder import resolve_encoder
 
+    from emopillars.errors import require_writable
+
     params = load_params(args.params)
     tp = params.train
     if args.set:
@@ -33,6 +35,7 @@ def run(args: argparse.Namespace) -> int:
                 raise ValueError(f"--set {kv!r}: expected KEY=VALUE with KEY one of {', '.join(raw)}")
             raw[key] = yaml.safe_load(value)
         tp = type(tp).model_validate(raw)
+    require_writable(args.out, args.metrics)
     record, _ = train_emopillars(args.variant, args.data, resolve_encoder(args.encoder), tp, params.evaluate, args.out)
     if args.metrics:
         record.write(args.metrics)
