@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from emopillars.errors import require_writable
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", required=True, help="folder with train.jsonl, dev.jsonl, test.jsonl")
@@ -17,13 +19,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    require_writable(args.out, args.metrics)  # before torch is even imported
     import yaml
 
     from emopillars.config import load_params
     from emopillars.train.emopillars import train_emopillars
     from emopillars.train.encoder import resolve_encoder
-
-    from emopillars.errors import require_writable
 
     params = load_params(args.params)
     tp = params.train
@@ -35,7 +36,6 @@ def run(args: argparse.Namespace) -> int:
                 raise ValueError(f"--set {kv!r}: expected KEY=VALUE with KEY one of {', '.join(raw)}")
             raw[key] = yaml.safe_load(value)
         tp = type(tp).model_validate(raw)
-    require_writable(args.out, args.metrics)
     record, _ = train_emopillars(args.variant, args.data, resolve_encoder(args.encoder), tp, params.evaluate, args.out)
     if args.metrics:
         record.write(args.metrics)
