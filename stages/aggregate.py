@@ -16,6 +16,7 @@ import argparse
 import sys
 
 from emopillars.contracts import RecordError
+from emopillars.errors import require_writable, run_main
 from emopillars.io import write_json
 from emopillars.report.results import aggregate, summarise
 
@@ -26,6 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", required=True, help="headline numbers (DVC metrics)")
     p.add_argument("--full", required=True, help="every metrics file verbatim, for tables and figures")
     args = p.parse_args(argv)
+    require_writable(args.out, args.full)
     results = aggregate(args.metrics_dir)
     try:
         headline = summarise(results)
@@ -40,4 +42,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_main(main))

@@ -8,10 +8,10 @@ otherwise they keep the utterance's labels.
 from __future__ import annotations
 
 import random
-import sys
 import time
 
 from emopillars.contracts.synthesis import ContextsMetrics, MappingReport, RelabelReport
+from emopillars.errors import run_main
 from emopillars.io import read_jsonl
 from emopillars.synth import stagekit
 from emopillars.synth.embed import MeanPoolEncoder
@@ -76,4 +76,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(run_main(main))

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from collections import Counter
 
 from emopillars.config import load_params
 from emopillars.contracts.synthesis import CurateCounts, CurateMetrics
+from emopillars.errors import require_writable, run_main
 from emopillars.io import atomic_path, read_jsonl, write_text
 from emopillars.synth.curate import (CONTEXTLESS_FIELDS, CONTEXTUAL_FIELDS, SPLITS, assign_splits, dataset_card,
                                      export_dataset, filter_examples, label_distribution, project)
@@ -22,6 +22,7 @@ def main(argv=None) -> int:
     p.add_argument("--out-dir", required=True, help="folder of the two datasets (data/emopillars)")
     p.add_argument("--metrics", required=True)
     args = p.parse_args(argv)
+    require_writable(args.out_dir, args.metrics)
     params = load_params(args.params)
     cp = params.curate
     started = time.time()
@@ -65,4 +66,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(run_main(main))

@@ -20,6 +20,7 @@ import time
 
 from emopillars.config import ParamsError, load_params
 from emopillars.data.materialize import MaterializeError, materialize, resolve_mirror, split_counts
+from emopillars.errors import require_writable, run_main
 from emopillars.io import write_json
 
 SEEDED = ("isear", "iemocap")  # datasets whose split the project makes with data.split_seed
@@ -45,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--metrics", required=True, help="manifest JSON: files, bytes, sha256, counts per split")
     p.add_argument("--checksums", default="checksums", help="folder of <dataset>.sha256 files")
     args = p.parse_args(argv)
+    require_writable(args.out, args.metrics)
 
     try:
         params = load_params(args.params)
@@ -78,4 +80,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(run_main(main))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -12,6 +11,7 @@ from emopillars.contracts.synthesis import (STEP_RECORDS, SYNTHESIS_STEPS, Datas
                                             LabelsPerExample, OutOfTaxonomy, ReferenceStats, SynthesisCounts,
                                             SyntheticDatasets, SyntheticDatasetStats)
 from emopillars.data.readers import read_goemotions
+from emopillars.errors import require_writable, run_main
 from emopillars.io import read_jsonl
 from emopillars.synth.embed import MeanPoolEncoder
 from emopillars.synth.stats import diversity_by_class, labels_per_example, macro
@@ -39,6 +39,7 @@ def main(argv=None) -> int:
     p.add_argument("--embedder", default="models/embedder", help="sentence-embedding model folder")
     p.add_argument("--out", required=True)
     args = p.parse_args(argv)
+    require_writable(args.out)
     params = load_params(args.params)
     # Every step ran before curation made the datasets, so each step's metrics file must be there.
     counts = SynthesisCounts(**{s: STEP_RECORDS[s].read(Path(args.step_metrics) / f"{s}.json")
@@ -83,4 +84,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(run_main(main))

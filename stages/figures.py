@@ -13,6 +13,7 @@ import argparse
 from pathlib import Path
 
 from emopillars.config import load_params
+from emopillars.errors import require_writable, run_main
 from emopillars.io import read_jsonl
 from emopillars.report.figures import make_figures
 from emopillars.report.results import load_results
@@ -27,6 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--goemotions", default=None, help="GoEmotions TSV folder, for its label distribution")
     p.add_argument("--out-dir", required=True)
     args = p.parse_args(argv)
+    require_writable(args.out_dir)
 
     params = load_params(args.params).report
     results = load_results(args.results)
@@ -41,4 +43,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_main(main))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 
 from emopillars.config import load_params
+from emopillars.errors import require_writable, run_main
 from emopillars.report.humaneval import export_sheet
 from emopillars.report.results import read_synthetic
 
@@ -26,6 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out-dir", required=True)
     p.add_argument("--key", required=True)
     args = p.parse_args(argv)
+    require_writable(args.out_dir, args.key)
 
     params = load_params(args.params).report
     datasets = read_synthetic(args.data_dir, tuple(params.humaneval_splits))
@@ -40,4 +42,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_main(main))

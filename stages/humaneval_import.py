@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 
+from emopillars.errors import require_writable, run_main
 from emopillars.io import read_json, write_json
 from emopillars.report.humaneval import SheetMismatch, answer_files, import_answers
 
@@ -25,6 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--answers-dir", required=True)
     p.add_argument("--out", required=True)
     args = p.parse_args(argv)
+    require_writable(args.out)
 
     files = answer_files(args.answers_dir)
     sheet_id = read_json(args.sheet).get("sheet_id")
@@ -47,4 +49,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_main(main))

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 import time
 from collections import defaultdict
 
 from emopillars.contracts.synthesis import LabelsMetrics, MappingReport
+from emopillars.errors import run_main
 from emopillars.io import read_jsonl
 from emopillars.synth import stagekit
 from emopillars.synth.embed import MeanPoolEncoder
@@ -46,4 +46,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(run_main(main))

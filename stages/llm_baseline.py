@@ -10,13 +10,13 @@ benchmarks that are not configured, and the engine statistics.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
 from emopillars import benchmarks
 from emopillars.config import load_params
 from emopillars.contracts.evaluation import SKIP_FILE, SkippedBenchmarks, SkipRecord
+from emopillars.errors import require_writable, run_main
 from emopillars.eval.llm_baseline import benchmark_requests, evaluate_answers
 from emopillars.io import write_jsonl
 from emopillars.eval.evaluate import seeded_subset
@@ -31,8 +31,10 @@ def main(argv=None) -> int:
     p.add_argument("--predictions-dir", required=True)
     p.add_argument("--stats", required=True, help="engine statistics JSON")
     args = p.parse_args(argv)
+    require_writable(args.metrics_dir, args.predictions_dir, args.stats)
     params = load_params(args.params)
     ep, tp = params.evaluate, params.transfer
+    require_writable(params.llm.cache_path)
     from emopillars.llm.engine import Engine
 
     started = time.time()
@@ -69,4 +71,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(run_main(main))

@@ -7,10 +7,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 
 from emopillars.config import load_params
+from emopillars.errors import require_writable, run_main
 from emopillars.models import materialise
 
 
@@ -21,6 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--encoder", required=True, help="output folder of the classifier's base encoder")
     p.add_argument("--embedder", required=True, help="output folder of the sentence-embedding model")
     args = p.parse_args(argv)
+    require_writable(args.generator, args.encoder, args.embedder)
 
     params = load_params(args.params)
     summary = []
@@ -44,4 +45,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(run_main(main))

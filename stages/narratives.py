@@ -12,6 +12,7 @@ import sys
 
 from emopillars.contracts.synthesis import NarrativesMetrics
 from emopillars.data.readers import DataError, DatasetNotSupplied
+from emopillars.errors import run_main
 from emopillars.synth import stagekit
 from emopillars.synth.narratives import load_stories, select_passages
 
@@ -44,4 +45,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(run_main(main))

@@ -16,6 +16,7 @@ import sys
 
 from emopillars.config import load_params
 from emopillars.contracts import RecordError
+from emopillars.errors import require_writable, run_main
 from emopillars.io import write_text
 from emopillars.report.numbers import compute_numbers, render_numbers
 from emopillars.report.results import load_results, read_synthetic
@@ -32,6 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out-dir", required=True)
     p.add_argument("--numbers", required=True)
     args = p.parse_args(argv)
+    require_writable(args.out_dir, args.numbers)
 
     params = load_params(args.params).report
     results = load_results(args.results)
@@ -52,4 +54,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_main(main))

@@ -17,6 +17,7 @@ from pathlib import Path
 from emopillars import benchmarks
 from emopillars.config import load_params
 from emopillars.contracts import RecordError
+from emopillars.errors import require_writable, run_main
 from emopillars.train.emopillars import train_emopillars
 from emopillars.train.encoder import resolve_encoder
 from emopillars.train.modeling import check_pooling
@@ -47,6 +48,7 @@ def main(argv=None) -> int:
     p.add_argument("--out", required=True, help="folder for the model trained with the other targets")
     p.add_argument("--metrics", required=True)
     args = p.parse_args(argv)
+    require_writable(args.out, args.metrics)
     params = load_params(args.params)
     try:
         check_pooling(resolve_encoder(args.encoder), params.train.pooling)
@@ -94,4 +96,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(run_main(main))

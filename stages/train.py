@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from emopillars.config import load_params
+from emopillars.errors import require_writable, run_main
 from emopillars.io import write_text
 from emopillars.train.distributed import is_main_process, maybe_relaunch
 from emopillars.train.emopillars import released_variant_dir, train_emopillars
@@ -42,6 +43,7 @@ def main(argv=None) -> int:
     p.add_argument("--metrics", required=True)
     p.add_argument("--plots", required=True, help="folder for the training curves")
     args = p.parse_args(argv)
+    require_writable(args.out, args.metrics, args.plots)
     params = load_params(args.params)
     tp = params.train
     try:
@@ -74,4 +76,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(run_main(main))

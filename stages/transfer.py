@@ -20,6 +20,7 @@ from pathlib import Path
 from emopillars import benchmarks
 from emopillars.config import load_params
 from emopillars.contracts.evaluation import SKIP_FILE, SkippedBenchmarks, SkipRecord
+from emopillars.errors import require_writable, run_main
 from emopillars.io import atomic_path, write_jsonl
 from emopillars.train.distributed import is_main_process, maybe_relaunch
 from emopillars.train.encoder import resolve_encoder
@@ -37,6 +38,7 @@ def main(argv=None) -> int:
     p.add_argument("--metrics-dir", required=True)
     p.add_argument("--predictions-dir", required=True)
     args = p.parse_args(argv)
+    require_writable(args.metrics_dir, args.predictions_dir)
     params = load_params(args.params)
     tp = params.transfer
     if args.benchmark not in tp.benchmarks:
@@ -79,4 +81,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(run_main(main))

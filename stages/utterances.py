@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 import time
 from collections import Counter
 from pathlib import Path
 
 from emopillars.contracts.synthesis import UtterancesMetrics
+from emopillars.errors import run_main
 from emopillars.io import read_jsonl
 from emopillars.synth import stagekit
 from emopillars.synth.steps import UtterancesStep, drop_repeated_lines, plan_utterance_requests, run_step
@@ -46,4 +46,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(run_main(main))

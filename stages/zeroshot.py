@@ -15,6 +15,7 @@ from pathlib import Path
 from emopillars import benchmarks
 from emopillars.config import load_params
 from emopillars.contracts.evaluation import SKIP_FILE, SkippedBenchmarks, SkipRecord
+from emopillars.errors import require_writable, run_main
 from emopillars.io import atomic_path, write_jsonl
 from emopillars.train.transfer import zero_shot
 
@@ -28,6 +29,7 @@ def main(argv=None) -> int:
     p.add_argument("--metrics-dir", required=True)
     p.add_argument("--predictions-dir", required=True)
     args = p.parse_args(argv)
+    require_writable(args.metrics_dir, args.predictions_dir)
     params = load_params(args.params)
     tp = params.transfer
     if args.benchmark not in tp.benchmarks:
@@ -58,4 +60,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(run_main(main))

@@ -2,7 +2,9 @@
 
 Each sub-command lives in its own module exposing ``add_arguments(parser)`` and
 ``run(args) -> int``; modules are imported only when their command runs, so
-``emopillars --help`` is instant and does not import torch or vLLM.
+``emopillars --help`` is instant and does not import torch or vLLM. A failure
+the user can fix ends as one line and exit code 2 (:mod:`emopillars.errors`);
+``--debug`` or ``EMOPILLARS_DEBUG=1`` adds its traceback.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+
+from emopillars.errors import DEBUG_ENV, DEBUG_FLAG, guarded, take_debug_flag
 
 # name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -26,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="emopillars",
         description="Emo Pillars: synthesise emotion data with an LLM and train small emotion encoders.",
+        epilog=f"{DEBUG_FLAG} (anywhere) or {DEBUG_ENV}=1: show the traceback of a failure as well.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module, help_text) in COMMANDS.items():
@@ -36,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
+    argv, debug = take_debug_flag(sys.argv[1:] if argv is None else argv)
     # Build only the chosen sub-parser's module when a command is given, so
     # a heavy module never slows down another command.
     if argv and argv[0] in COMMANDS:
@@ -45,11 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         parser = argparse.ArgumentParser(prog=f"emopillars {name}", description=COMMANDS[name][1])
         module.add_arguments(parser)
         args = parser.parse_args(argv[1:])
-        try:
-            return int(module.run(args) or 0)
-        except (ValueError, FileNotFoundError) as e:
-            print(f"emopillars {name}: error: {e}", file=sys.stderr)
-            return 2
+        return guarded(lambda: module.run(args), f"emopillars {name}", debug)
     parser = build_parser()
     args = parser.parse_args(argv)
     parser.print_help()

@@ -15,6 +15,8 @@ import argparse
 import json
 from pathlib import Path
 
+from emopillars.errors import positive_int, require_writable
+
 # The page template lives with the project's other report templates.
 DEFAULT_TEMPLATE = str(Path(__file__).resolve().parents[3] / "reports" / "templates" / "annotate.html")
 
@@ -26,7 +28,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     e.add_argument("--splits", default="train,dev,test")
     e.add_argument("--out-dir", required=True, help="folder to hand to annotators")
     e.add_argument("--key", required=True, help="where to write the key (item -> record); keep it from annotators")
-    e.add_argument("--per-stratum", type=int, default=None, help="items per (dataset, primary emotion); default: params")
+    e.add_argument("--per-stratum", type=positive_int, default=None, help="items per (dataset, primary emotion); default: params")
     e.add_argument("--seed", type=int, default=None, help="sampling seed; default: params")
     e.add_argument("--params", default="params.yaml")
     e.add_argument("--template", default=DEFAULT_TEMPLATE)
@@ -50,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
             params = load_params(args.params).report
             per_stratum = params.humaneval_per_stratum if per_stratum is None else per_stratum
             seed = params.humaneval_seed if seed is None else seed
+        require_writable(args.out_dir, args.key)
         datasets = read_synthetic(args.data_dir, tuple(s for s in args.splits.split(",") if s))
         if not datasets:
             raise FileNotFoundError(f"{args.data_dir}: no contextless/ or contextual/ JSONL files to sample from")
@@ -58,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
               f"(works offline); key in {args.key}")
         return 0
 
+    require_writable(args.out)
     result = humaneval.import_answers(args.answers, Path(args.sheet_dir) / "items.json", args.key)
     if args.out:
         write_json(args.out, result)

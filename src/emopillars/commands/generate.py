@@ -19,6 +19,7 @@ import importlib
 from pathlib import Path
 
 from emopillars.config import load_params
+from emopillars.errors import non_negative_int, positive_int, require_writable
 from emopillars.io import read_jsonl, write_jsonl
 from emopillars.llm.types import GenerationRequest, SamplingParams
 
@@ -32,8 +33,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--stats", help="write engine statistics (JSON) here")
     p.add_argument("--backend", choices=["vllm", "openai", "transformers"], help="override llm.backend")
     p.add_argument("--cache", help="override llm.cache_path")
-    p.add_argument("--batch-size", type=int, help="override llm.batch_size")
-    p.add_argument("--max-retries", type=int, help="override llm.max_retries")
+    p.add_argument("--batch-size", type=positive_int, help="override llm.batch_size")
+    p.add_argument("--max-retries", type=non_negative_int, help="override llm.max_retries")
     p.add_argument("--cache-only", action="store_true", help="never call the model; fail listing what is not cached")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -78,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
     }.items() if v is not None}
     llm = params.llm.model_copy(update=overrides)
     requests = load_requests(args.requests)
+    require_writable(args.out, args.stats, llm.cache_path)
     try:
         results, stats = _generate(llm, args, requests)
     except EngineError as e:

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from pathlib import Path
+
+from emopillars.errors import positive_int, require_writable
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -17,8 +21,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=("json", "csv"), default="json", help="output format (default: json lines)")
     p.add_argument("--output", help="output file (default: stdout)")
     p.add_argument("--threshold", type=float, help="one global threshold instead of the model's tuned ones")
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--max-length", type=int, default=128)
+    p.add_argument("--batch-size", type=positive_int, default=64)
+    p.add_argument("--max-length", type=positive_int, default=128, help="tokens per input (at most the model's positions)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -35,6 +39,13 @@ def run(args: argparse.Namespace) -> int:
                   for i, t in enumerate(args.text, 1)]
     else:
         inputs = read_inputs(args.input, args.text_column)
+        if not inputs:
+            raise ValueError(f"{args.input}: no rows to predict (the file is empty or holds only a header)")
+    positions = _max_positions(args.model)
+    if positions is not None and args.max_length > positions:
+        raise ValueError(f"--max-length {args.max_length}: the model in {args.model} reads at most {positions} "
+                         f"tokens; give --max-length {positions} or less")
+    require_writable(args.output)
     predictor = Predictor(args.model, args.threshold, args.device, args.max_length)
     if (args.context or args.character) and not predictor.contextual:
         print("emopillars predict: note: this model is context-less; --context/--character are ignored", file=sys.stderr)
@@ -45,3 +56,16 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(f"emopillars predict: {len(rows)} predictions -> {args.output}", file=sys.stderr)
     return 0
+
+
+def _max_positions(model_dir: str) -> int | None:
+    """The most tokens the model folder's encoder reads (its tokenizer's limit within its position table)."""
+    limits = []
+    for name, key in (("config.json", "max_position_embeddings"), ("tokenizer_config.json", "model_max_length")):
+        try:
+            value = json.loads((Path(model_dir) / name).read_text(encoding="utf-8")).get(key)
+        except (OSError, ValueError):
+            continue
+        if isinstance(value, int) and 0 < value < 1_000_000:  # tokenizers without a limit store a huge number
+            limits.append(value)
+    return min(limits) if limits else None

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from emopillars.errors import require_writable
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", required=True, help="folder with train.jsonl, dev.jsonl, test.jsonl")
@@ -17,6 +19,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    require_writable(args.out, args.metrics)  # before torch is even imported
     import yaml
 
     from emopillars.config import load_params

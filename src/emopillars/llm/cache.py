@@ -34,6 +34,10 @@ class GenerationCache:
             # In WAL mode NORMAL keeps committed transactions through a process kill (not through power loss).
             self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.execute(_SCHEMA)
+        except sqlite3.OperationalError as e:  # locked, read-only, or its folder cannot be written
+            self._conn.close()
+            raise ValueError(f"{self.path}: cannot open the generation cache ({e}); make it and its folder "
+                             "writable, wait for the process that holds it, or set llm.cache_path") from None
         except sqlite3.DatabaseError as e:
             self._conn.close()
             raise ValueError(f"{self.path}: not a generation cache ({e}); move it away or set llm.cache_path") from None

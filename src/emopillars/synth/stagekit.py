@@ -12,6 +12,7 @@ from typing import Iterator, TypeVar
 from emopillars.config import Params, load_params
 from emopillars.contracts import Record
 from emopillars.contracts.synthesis import GenerationStepMetrics
+from emopillars.errors import require_writable
 from emopillars.io import write_jsonl
 
 G = TypeVar("G", bound=GenerationStepMetrics)
@@ -36,6 +37,7 @@ def parser(description: str, inputs: list[str], generation: bool = True) -> argp
 def engine_session(params: Params, model_dir: str, stats_path: str) -> Iterator[object]:
     from emopillars.llm.engine import Engine
 
+    require_writable(params.llm.cache_path, what="generation cache")
     with Engine.from_params(params.llm, model_dir=model_dir, stats_path=stats_path) as engine:
         yield engine
 
@@ -67,9 +69,11 @@ def step_metrics(record: type[G], run, started: float, *, inputs: int | None = N
 
 
 def load(args) -> Params:
+    """The stage's params, once every output path is known to be writable."""
     params = load_params(args.params)
-    for key in ("out", "metrics", "rejects", "generation_stats"):
-        value = getattr(args, key, None)
+    outputs = [getattr(args, key, None) for key in ("out", "metrics", "rejects", "generation_stats")]
+    require_writable(*outputs)
+    for value in outputs:
         if value:
             Path(value).parent.mkdir(parents=True, exist_ok=True)
     return params

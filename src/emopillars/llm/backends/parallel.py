@@ -12,19 +12,20 @@ answers back in order. The engine above it does the caching, validation and
 retries in the parent process, so all workers write one generation cache.
 
 A worker dies with its parent (``PR_SET_PDEATHSIG`` on Linux, and a check of
-the parent's pid between calls); its own vLLM children are then reaped by
-the watchdog that :class:`VLLMBackend` starts.
+the parent's pid when it starts and between calls); its own vLLM children are
+then reaped by the watchdog that :class:`VLLMBackend` starts
+(:mod:`emopillars.llm.backends.reaper`).
 """
 
 from __future__ import annotations
 
 import multiprocessing as mp
 import os
-import signal
 import time
 from typing import Any, Optional
 
 from emopillars.llm.backends import Backend, Call, Completion, hardware, versions
+from emopillars.llm.backends.reaper import die_with_parent
 from emopillars.llm.types import BackendNotAvailableError, EngineError
 
 READY_TIMEOUT_S = 1800.0  # a 7B model's first load from a cold disk can take many minutes
@@ -76,21 +77,13 @@ def worker_environments(workers: int, tensor_parallel_size: int, gpus: Optional[
     return envs
 
 
-def _die_with_parent() -> None:
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):  # not Linux: the parent-pid check below still applies
-        pass
-
-
 VLLM_WORKER = "emopillars.llm.backends.vllm_backend:VLLMBackend"
 
 
 def _worker_main(conn, model_dir: str, llm_params: dict, env: dict[str, str], parent_pid: int, factory: str) -> None:
-    _die_with_parent()
+    die_with_parent()
+    if os.getppid() != parent_pid:  # the parent died before the death signal was set
+        return
     os.environ.update(env)
     try:
         import importlib

@@ -9,6 +9,10 @@ StructuredOutputsParams(json=schema))``. Older vLLM releases used other names
 unknown keywords, so the API is detected once and a request with a schema is
 refused (:class:`StructuredOutputUnsupportedError`) when it is missing: output
 is never generated unconstrained while the caller believes it is constrained.
+
+vLLM's engine core and workers are child processes; a :class:`Reaper`,
+started before the first of them, kills them and removes their shared memory
+if this process dies at any moment, model load included.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from emopillars.llm.backends import Backend, Call, Completion, hardware, versions
+from emopillars.llm.backends.reaper import Reaper
 from emopillars.llm.types import StructuredOutputUnsupportedError
 from emopillars.models import require_model_dir
 
@@ -96,8 +101,10 @@ class VLLMBackend(Backend):
             # An explicit KV-cache size: on CPU this replaces reserving a fraction of all RAM.
             kwargs["kv_cache_memory_bytes"] = int(llm_params.kv_cache_memory_gib * GIB)
         self.engine_args = {k: v for k, v in kwargs.items() if k != "model"}
-        self.llm = LLM(**kwargs)
-        self._watchdog = _start_orphan_watchdog()
+        # On a failed load the watchdog stays: it clears what the load left when this process ends.
+        self._reaper = Reaper()
+        with self._reaper.marking():
+            self.llm = LLM(**kwargs)
 
     def _sampling(self, call: Call):
         kw: dict[str, Any] = dict(
@@ -154,52 +161,7 @@ class VLLMBackend(Backend):
             except Exception:
                 pass
             del llm
-        watchdog = getattr(self, "_watchdog", None)
-        self._watchdog = None
-        if watchdog is not None and watchdog.poll() is None:
-            watchdog.terminate()
-            watchdog.wait(10)
-
-
-# vLLM runs its engine core and workers in child processes that outlive a parent
-# killed with SIGKILL (a killed stage would leave gigabytes of RAM held by
-# orphans). A tiny watchdog process waits for this process to die and then kills
-# exactly the children that existed when the engine started (matched by pid and
-# start time, so a reused pid is never hit).
-_WATCHDOG = r"""
-import os, sys, time, psutil
-parent = int(sys.argv[1])
-targets = [(int(p), float(t)) for p, t in (x.split(":") for x in sys.argv[2:])]
-def alive(pid):
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return False
-while alive(parent):
-    time.sleep(0.5)
-for pid, created in targets:
-    try:
-        proc = psutil.Process(pid)
-        if abs(proc.create_time() - created) < 1e-3:
-            proc.kill()
-    except psutil.Error:
-        pass
-"""
-
-
-def _start_orphan_watchdog():
-    import subprocess
-    import sys
-
-    try:
-        import psutil
-    except ImportError:  # pragma: no cover - vLLM depends on psutil
-        return None
-    me = psutil.Process()
-    children = [f"{c.pid}:{c.create_time()}" for c in me.children(recursive=True)]
-    if not children:
-        return None
-    return subprocess.Popen(
-        [sys.executable, "-c", _WATCHDOG, str(me.pid), *children],
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )
+        reaper = getattr(self, "_reaper", None)
+        self._reaper = None
+        if reaper is not None:
+            reaper.close()
