@@ -27,6 +27,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-examples", type=int, help="seeded sample of at most this many test (and dev) examples "
                                                     "(default: peers.max_eval_examples, null = all)")
     p.add_argument("--batch-size", type=int, help="default: peers.batch_size")
+    p.add_argument("--max-length", type=int, help="tokens per input at most (default: peers.max_length)")
     p.add_argument("--device", default="auto", help="cpu, cuda, ... (default: cuda when there is one)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -42,6 +43,10 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--threshold: expected a number in [0, 1], got {args.threshold}")
     if args.max_examples is not None and args.max_examples < 1:
         raise ValueError(f"--max-examples: expected a positive number, got {args.max_examples}")
+    if args.quiet:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
     params = load_params(args.params) if Path(args.params).exists() or args.params != "params.yaml" else defaults()
     pp = params.peers
     spec = PeerSpec(name=Path(args.model.rstrip("/")).name, model=args.model, revision=args.revision,
@@ -50,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     max_examples = args.max_examples if args.max_examples is not None else pp.max_eval_examples
     [(record, _)] = evaluate_peer(spec, [args.benchmark], lambda b: benchmarks.read_splits(b, params, args.raw_dir),
                                   params.evaluate, max_examples, params.transfer.seed,
-                                  args.batch_size or pp.batch_size, pp.max_length, args.device,
+                                  args.batch_size or pp.batch_size, args.max_length or pp.max_length, args.device,
                                   progress=not args.quiet)
     if args.out:
         record.write(args.out)

@@ -188,8 +188,10 @@ def read_labels(model_labels: Sequence[str], benchmark: str) -> LabelReading:
     if set(norm) == {normalise_label(l) for l in bench.labels}:
         return LabelReading(benchmark, labels, "benchmark",
                             {label: (index[normalise_label(label)],) for label in bench.labels})
+    if set(bench.labels) == set(EMOTIONS):
+        return not_applicable(f"its {len(labels)} labels ({_preview(labels)}) are not the 28 GoEmotions classes")
     return not_applicable(f"its {len(labels)} labels ({_preview(labels)}) are neither the 28 GoEmotions classes "
-                          f"nor {bench.display_name}'s labels ({', '.join(bench.labels)})")
+                          f"nor {bench.display_name}'s labels ({_preview(bench.labels)})")
 
 
 # --------------------------------------------------------------------------- what to evaluate
@@ -239,7 +241,7 @@ class LoadedPeer:
         elif self.predictor.contextual:
             self.contextual, self.contextual_from = True, "the model's config (emopillars.input.variant)"
         else:
-            self.contextual, self.contextual_from = False, "default: context-less (nothing says otherwise)"
+            self.contextual, self.contextual_from = False, "nothing says that the model reads context"
         self.predictor.contextual = self.contextual
         self.own_rule, self.threshold_source = _own_rule(spec, source.folder, self.labels)
 
@@ -319,8 +321,8 @@ def evaluate_on(peer: LoadedPeer, benchmark: str, splits, ep, max_eval_examples:
         dev_scores = reading.scores(peer.scores(dev, batch_size, progress))
         dev_rule = decide(dev_scores, gold_labels(dev, bench.labels, True), True, ep.threshold_mode)
         rules = [("model_threshold", peer.threshold_source, _bench_rule(peer.own_rule, reading)),
-                 ("dev_tuned", f"tuned on {bench.display_name}'s dev split ({len(dev)} examples, "
-                               f"{ep.threshold_mode})", dev_rule)]
+                 ("dev_tuned", f"tuned on the {bench.display_name} dev split ({len(dev)} examples, "
+                               f"{ep.threshold_mode}; global {dev_rule['global']:g})", dev_rule)]
     else:
         rules = [("argmax", "arg-max of the benchmark labels' scores (single-label)", {"kind": "argmax"})]
     for rule_name, source, rule in rules:
@@ -372,6 +374,10 @@ def evaluate_peer(spec: PeerSpec, benchmark_names: Sequence[str], read: Callable
     peer = LoadedPeer(spec, source, device, max_length)
     out = []
     for name in benchmark_names:
+        reading = read_labels(peer.labels, name)
+        if not reading.applies:  # decided by the labels alone: the benchmark's data is not read
+            out.append(evaluate_on(peer, name, None, ep, max_eval_examples, seed, batch_size, progress))
+            continue
         splits, reason = read(name)
         if splits is None:
             out.append((unavailable_record(spec, name, f"benchmark data unavailable: {reason}", max_eval_examples,
