@@ -218,6 +218,8 @@ class PeerSpec:
 
     def model_record(self, source: Optional[ModelSource] = None, **loaded) -> PeerModel:
         kind = source.source if source else ("folder" if Path(self.model).expanduser().exists() else "hub")
+        if self.contextual is not None and "contextual" not in loaded:  # what the entry says, also unloaded
+            loaded.update(contextual=self.contextual, contextual_from=self.contextual_from)
         return PeerModel(name=self.name, reference=self.model, source=kind, revision=self.revision,
                          resolved_revision=source.resolved_revision if source else None, **loaded)
 
@@ -322,7 +324,7 @@ def evaluate_on(peer: LoadedPeer, benchmark: str, splits, ep, max_eval_examples:
         dev_rule = decide(dev_scores, gold_labels(dev, bench.labels, True), True, ep.threshold_mode)
         rules = [("model_threshold", peer.threshold_source, _bench_rule(peer.own_rule, reading)),
                  ("dev_tuned", f"tuned on the {bench.display_name} dev split ({len(dev)} examples, "
-                               f"{ep.threshold_mode}; global {dev_rule['global']:g})", dev_rule)]
+                               f"{ep.threshold_mode} rule, global threshold {dev_rule['global']:g})", dev_rule)]
     else:
         rules = [("argmax", "arg-max of the benchmark labels' scores (single-label)", {"kind": "argmax"})]
     for rule_name, source, rule in rules:
