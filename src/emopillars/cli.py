@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "annotate": ("emopillars.commands.annotate", "human evaluation: export a blind annotation sheet, import answers"),
     "train": ("emopillars.commands.train", "fine-tune an Emo Pillars model on train/dev/test.jsonl (e.g. released data)"),
     "predict": ("emopillars.commands.predict", "emotion scores and labels for texts or a CSV/JSONL file"),
+    "evaluate": ("emopillars.commands.evaluate", "score any sequence classifier (folder or hub id) on a benchmark"),
 }
 
 

@@ -277,6 +277,44 @@ class EvaluateParams(Section):
     seed: Seed = Field(description=SEED_HELP)
 
 
+def _peer_benchmarks(value):
+    if value == "all":
+        return value
+    return [_registered_benchmark(b) for b in value]
+
+
+class PeerParams(Section):
+    """One classifier that the ``peers`` stage reads on the benchmarks (see emopillars.eval.peers)."""
+
+    model: str = Field(description="a Hugging Face id (owner/name; safetensors only, never remote code) or a "
+                                   "local model folder")
+    revision: Optional[str] = Field(description="hub commit to download (null: the default branch; the resolved "
+                                                "commit is recorded); null for a folder")
+    threshold: Optional[float] = Field(ge=0, le=1, description="the decision threshold its card gives (null: the "
+                                       "model's own exported thresholds, else 0.5)")
+    contextual: Optional[bool] = Field(description="give it the benchmark's context in the project's contextual "
+                                       "input (null: as its config says, else context-less)")
+    benchmarks: Annotated[Literal["all"] | list[str], AfterValidator(_peer_benchmarks)] = Field(
+        description='benchmarks to read it on; "all": every one in transfer.benchmarks')
+
+
+class PeersParams(Section):
+    run: list[Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")]] = Field(
+        description="names of `models` entries to evaluate, one `peers@<name>` stage each")
+    models: dict[str, PeerParams]
+    max_eval_examples: Optional[int] = Field(ge=1, description="cap of the dev and test sets (seeded sample, as in "
+                                             "transfer); null: the whole splits")
+    batch_size: int = Field(ge=1)
+    max_length: int = Field(ge=8)
+
+    @model_validator(mode="after")
+    def _run_known(self) -> "PeersParams":
+        unknown = [n for n in self.run if n not in self.models]
+        if unknown:
+            raise ValueError(f"peers.run names {', '.join(unknown)}, not in peers.models ({', '.join(self.models)})")
+        return self
+
+
 class PaperScaleParams(Section):
     """What the paper's dataset sizes would cost on a GPU, from this run's tokens per kept example."""
 
@@ -317,6 +355,7 @@ class Params(Section):
     train: TrainParams
     transfer: TransferParams
     evaluate: EvaluateParams
+    peers: PeersParams
     report: ReportParams
 
     @model_validator(mode="after")

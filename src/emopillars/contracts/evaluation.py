@@ -6,14 +6,17 @@ or ``outputs/metrics/llm_baseline/<benchmark>.json``. Its :class:`RunIdentity`
 says which run it is; the file name follows from it (:attr:`RunIdentity.run_name`)
 and is never parsed back. A benchmark that a stage could not evaluate (a
 user-supplied one that is not configured) is listed in ``<metrics dir>/skipped.json``
-(a :class:`SkippedBenchmarks`) instead.
+(a :class:`SkippedBenchmarks`) instead. The ``peers`` stage and ``emopillars
+evaluate`` write one :class:`PeerEvaluationRecord` per model and benchmark,
+``outputs/metrics/peers/<name>/<benchmark>.json``, also when the model or the
+benchmark could not be had.
 """
 
 from __future__ import annotations
 
 from typing import Literal, Optional
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, model_validator
 
 from emopillars.contracts import Record
 
@@ -147,6 +150,82 @@ class TrainRecord(Evaluation):
     steps: int
     source: Optional[str] = Field(None, description="train.source: the pipeline's synthetic data or the released files")
     profile: Optional[str] = None
+
+
+class PeerModel(Record):
+    """Which classifier a peer record is about, and where its files came from.
+
+    ``revision`` is the one asked for (null: the hub's default branch), ``resolved_revision``
+    the commit the files were downloaded at (null for a local folder, or when the hub could not
+    be reached). ``labels`` are the model's ``id2label`` names in output order (null when the
+    model could not be loaded).
+    """
+
+    name: str
+    reference: str = Field(description="the hub id or folder, as given")
+    source: Literal["hub", "folder"]
+    revision: Optional[str] = None
+    resolved_revision: Optional[str] = None
+    architecture: Optional[str] = None
+    labels: Optional[list[str]] = None
+    contextual: Optional[bool] = None
+    contextual_from: Optional[str] = Field(None, description="why the model got the context or not")
+
+
+PeerRule = Literal["model_threshold", "dev_tuned", "argmax"]
+PeerStatus = Literal["evaluated", "not_applicable", "unavailable"]
+
+
+class PeerResult(Evaluation):
+    """One decision rule's metrics: the model's own threshold, thresholds tuned on the benchmark's dev split,
+    or the arg-max (single-label benchmarks). ``threshold_source`` says where the threshold came from."""
+
+    rule: PeerRule
+    threshold_source: str
+
+
+class PeerEvaluationRecord(Record):
+    """A published classifier read on one benchmark's test split with the benchmark's protocol.
+
+    ``status`` is ``evaluated`` (``results`` holds one entry per rule), ``not_applicable`` (its
+    labels cannot be read on this benchmark) or ``unavailable`` (the model or the benchmark's data
+    could not be had); ``reason`` says why for the last two. ``label_reading`` gives, per benchmark
+    label, the model labels whose highest score is that label's score; ``head`` is ``taxonomy28``
+    when the model's labels are the 28 GoEmotions classes, ``benchmark`` when they are the benchmark's own.
+    """
+
+    name: str
+    benchmark: str
+    status: PeerStatus
+    reason: Optional[str]
+    system: str
+    model: PeerModel
+    protocol: str
+    head: Optional[Literal["taxonomy28", "benchmark"]] = None
+    label_reading: Optional[dict[str, list[str]]] = None
+    n_test: Optional[int] = None
+    n_dev: Optional[int] = None
+    seconds: Optional[float] = None
+    results: list[PeerResult] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _status_matches(self) -> "PeerEvaluationRecord":
+        if self.status == "evaluated" and (not self.results or self.reason is not None):
+            raise ValueError("an evaluated record has results and no reason")
+        if self.status != "evaluated" and (self.results or not self.reason):
+            raise ValueError(f"a record with status {self.status!r} has a reason and no results")
+        return self
+
+    @property
+    def available(self) -> bool:
+        return self.status == "evaluated"
+
+    def result(self, rule: PeerRule) -> PeerResult:
+        for r in self.results:
+            if r.rule == rule:
+                return r
+        raise KeyError(f"{self.name} on {self.benchmark}: no {rule!r} result (rules: "
+                       f"{', '.join(r.rule for r in self.results) or 'none'})")
 
 
 class SkipRecord(Record):
