@@ -15,6 +15,7 @@ import time
 
 from emopillars import benchmarks
 from emopillars.config import load_params
+from emopillars.errors import require_writable, run_main
 from emopillars.eval.peers import PeerSpec, evaluate_peer, summary
 from emopillars.io import atomic_path, write_jsonl
 
@@ -27,6 +28,7 @@ def main(argv=None) -> int:
     p.add_argument("--metrics-dir", required=True)
     p.add_argument("--predictions-dir", required=True)
     args = p.parse_args(argv)
+    require_writable(args.metrics_dir, args.predictions_dir)
     params = load_params(args.params)
     pp = params.peers
     if args.peer not in pp.models:
@@ -56,4 +58,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(run_main(main))

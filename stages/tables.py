@@ -2,7 +2,7 @@
 
     python stages/tables.py --params params.yaml --results reports/results_full.json \
         --templates reports/templates --data-dir data/emopillars \
-        --out-dir reports/tables --numbers reports/numbers.tex
+        --published reports/published.yaml --out-dir reports/tables --numbers reports/numbers.tex
 
 Tables are built as data (emopillars.report.tables) and rendered by the Jinja
 templates table.tex.j2 and table.md.j2; every table is written, with a
@@ -19,6 +19,7 @@ from emopillars.contracts import RecordError
 from emopillars.errors import require_writable, run_main
 from emopillars.io import write_text
 from emopillars.report.numbers import compute_numbers, render_numbers
+from emopillars.report.published import read_published
 from emopillars.report.results import load_results, read_synthetic
 from emopillars.report.table import write_table
 from emopillars.report.tables import all_tables
@@ -30,6 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--results", required=True)
     p.add_argument("--templates", required=True)
     p.add_argument("--data-dir", required=True, help="folder with contextless/ and contextual/ train.jsonl")
+    p.add_argument("--published", required=True, help="published figures with their sources (reports/published.yaml)")
     p.add_argument("--out-dir", required=True)
     p.add_argument("--numbers", required=True)
     args = p.parse_args(argv)
@@ -39,7 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     results = load_results(args.results)
     datasets = read_synthetic(args.data_dir)
     try:
-        tables = all_tables(results, datasets, params.examples_per_dataset, params.examples_seed, params.paper_scale)
+        tables = all_tables(results, datasets, params.examples_per_dataset, params.examples_seed, params.paper_scale,
+                            read_published(args.published))
         numbers = compute_numbers(results)
     except RecordError as e:
         print(f"tables: error: {e}", file=sys.stderr)

@@ -293,6 +293,7 @@ def test_stage_params_given_a_folder(tmp_path):
 def test_stage_missing_input_is_one_line(tmp_path):
     proc = stage("tables", "--params", str(ROOT / "params.yaml"), "--results", str(tmp_path / "missing.json"),
                  "--templates", str(ROOT / "reports" / "templates"), "--data-dir", str(tmp_path),
+                 "--published", str(ROOT / "reports" / "published.yaml"),
                  "--out-dir", str(tmp_path / "t"), "--numbers", str(tmp_path / "n.tex"))
     assert f"{tmp_path / 'missing.json'}: results file not found" in one_line(proc, "tables")
 

@@ -12,6 +12,7 @@ import pytest
 from emopillars.config import defaults
 from emopillars.contracts import RecordError
 from emopillars.report.numbers import REQUIRED, compute_numbers, render_numbers
+from emopillars.report.published import read_published
 from emopillars.report.results import aggregate, read_synthetic, transfer_runs
 from emopillars.report.table import render
 from emopillars.report import tables as T
@@ -19,6 +20,7 @@ from emopillars.taxonomy import EMOTIONS
 
 FIX = Path(__file__).parent / "fixtures" / "results"
 TEMPLATES = Path(__file__).resolve().parents[1] / "reports" / "templates"
+PUBLISHED = Path(__file__).resolve().parents[1] / "reports" / "published.yaml"
 
 
 def _stage(name: str):
@@ -154,9 +156,9 @@ def test_low_resource_table_has_every_run_and_a_missing_one_is_an_error(results,
 
 def test_every_table_renders_latex_and_markdown_twins(results, tmp_path):
     datasets = read_synthetic(FIX / "data" / "emopillars")
-    tables = T.all_tables(results, datasets, 3, 13, defaults().report.paper_scale)
+    tables = T.all_tables(results, datasets, 3, 13, defaults().report.paper_scale, read_published(PUBLISHED))
     assert {t.name for t in tables} == {"main", "lowres", "synth_counts", "dataset_stats", "diversity", "zeroshot",
-                                        "humaneval", "examples", "targets", "generation_cost"}
+                                        "humaneval", "examples", "targets", "generation_cost", "published"}
     for t in tables:
         assert not t.is_empty, t.name
         tex, md = render(t, TEMPLATES)
@@ -266,7 +268,7 @@ def test_partial_results_render_without_crashing(tmp_path):
     part = tmp_path / "metrics"
     shutil.copytree(FIX / "outputs" / "metrics" / "transfer" / "goemotions", part / "transfer" / "goemotions")
     results = aggregate(part)
-    tables = T.all_tables(results, {}, 3, 13, defaults().report.paper_scale)
+    tables = T.all_tables(results, {}, 3, 13, defaults().report.paper_scale, read_published(PUBLISHED))
     by_name = {t.name: t for t in tables}
     assert [c.header for c in by_name["main"].columns] == ["GoEmotions macro-F1"]
     assert by_name["synth_counts"].is_empty and by_name["humaneval"].is_empty
@@ -302,10 +304,10 @@ def test_tables_stage_writes_tables_and_numbers(tmp_path):
                     "--full", str(res)])
     rc = tables_stage.main(["--params", str(Path(__file__).resolve().parents[1] / "params.yaml"), "--results", str(res),
                             "--templates", str(TEMPLATES), "--data-dir", str(FIX / "data" / "emopillars"),
-                            "--out-dir", str(tmp_path / "tables"), "--numbers", str(tmp_path / "numbers.tex")])
+                            "--published", str(PUBLISHED), "--out-dir", str(tmp_path / "tables"), "--numbers", str(tmp_path / "numbers.tex")])
     assert rc == 0
     written = sorted(p.name for p in (tmp_path / "tables").iterdir())
-    assert "main.md" in written and "main.tex" in written and len(written) == 20
+    assert "main.md" in written and "main.tex" in written and len(written) == 22
     assert "Emo Pillars (context-less)" in (tmp_path / "tables" / "main.md").read_text()
 
 

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any, Optional
 
 from emopillars import benchmarks
-from emopillars.contracts.evaluation import (SKIP_FILE, EvaluationRecord, Interval, PairedTest, SkippedBenchmarks,
-                                             SkipRecord, TrainRecord)
+from emopillars.contracts.evaluation import (SKIP_FILE, EvaluationRecord, Interval, PairedTest,
+                                             PeerEvaluationRecord, SkippedBenchmarks, SkipRecord, TrainRecord)
 from emopillars.contracts import Record, RecordError
 from emopillars.contracts.synthesis import (DATASET_STATS_PATH, GENERATION_STEPS, STEP_RECORDS, SYNTHESIS_STEPS,
                                             SYNTHETIC_DATASETS, DatasetStats, Diversity, GenerationStats,
@@ -219,6 +219,19 @@ def llm_runs(results: dict) -> list[Run]:
     return found
 
 
+def peer_records(results: dict) -> list[tuple[str, PeerEvaluationRecord]]:
+    """``(source, record)`` of every peer evaluation (``outputs/metrics/peers/<name>/<benchmark>.json``)."""
+    out = []
+    for name, files in sorted((results.get("peers") or {}).items()):
+        for bench, data in sorted(files.items()):
+            source = f"outputs/metrics/peers/{name}/{bench}.json"
+            record = PeerEvaluationRecord.parse(data, source)
+            if record.name != name or record.benchmark != bench:
+                raise RecordError(f"{source}: the record is about {record.name} on {record.benchmark}")
+            out.append((source, record))
+    return out
+
+
 def skipped_benchmarks(results: dict, kind: str) -> list[SkipRecord]:
     """The benchmarks a stage of ``kind`` recorded as skipped (``skipped.json``), in registry order."""
     node = results.get(kind) or {}
@@ -399,6 +412,13 @@ def summarise(results: dict) -> dict:
         out.setdefault("zeroshot", {}).setdefault(r.benchmark, {})[r.init] = _run_summary(r)
     for r in llm_runs(results):
         out.setdefault("llm_baseline", {})[r.benchmark] = _run_summary(r)
+    for _, rec in peer_records(results):
+        entry: dict[str, Any] = {"status": rec.status}
+        for res in rec.results:
+            entry[res.rule] = {**_metric_cells(res.metrics), "labels_per_example": res.labels_per_example}
+        if rec.n_test is not None:
+            entry["n_test"] = rec.n_test
+        out.setdefault("peers", {}).setdefault(rec.name, {})[rec.benchmark] = entry
     for name, st in dataset_summaries(results).items():
         d: dict[str, Any] = {"examples": st.examples, "labels_per_example": st.labels_per_example}
         if st.out_of_taxonomy is not None:

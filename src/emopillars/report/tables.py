@@ -22,6 +22,7 @@ from emopillars.report.results import (
     llm_runs,
     interval_score as _interval_score,
     metric_name,
+    peer_records,
     skipped_benchmarks,
     synthesis_steps,
     transfer_runs,
@@ -30,10 +31,12 @@ from emopillars.report.results import (
 from emopillars.contracts.evaluation import TargetsAblation
 from emopillars.contracts.synthesis import DATASET_STATS_PATH, step_metrics_path
 from emopillars.report.table import Cell, Column, Markup, Table, number_cell, score_cell, text_cell
+from emopillars.benchmarks import METRIC_NAMES, get as get_benchmark
 from emopillars.taxonomy import EMOTIONS
 
 if TYPE_CHECKING:
     from emopillars.config import PaperScaleParams
+    from emopillars.report.published import PublishedFigures
 
 SIGNIFICANCE = 0.05
 DATASET_NAMES = {
@@ -408,14 +411,91 @@ def generation_cost_table(results: dict, scale) -> Table:
     return t
 
 
+# --------------------------------------------------------------------------- published against measured
+PEER_OWN_RULES = ("model_threshold", "argmax")
+
+
+def published_table(results: dict, published: "PublishedFigures") -> Table:
+    """Published figures (``reports/published.yaml``) beside what this pipeline measured under its protocol.
+
+    Rows: each published figure, joined with the peer records of the same model and benchmark; every other peer
+    record; then this pipeline's own models (transfer at the largest fraction, zero-shot). A figure that could
+    not be found reads "not found"; a model that could not be evaluated reads "unavailable" and a note says why.
+    """
+    peers = peer_records(results)
+    cols = [Column("Benchmark", "l", compare=False), Column("Metric", "l", compare=False),
+            Column("Published", compare=False), Column("Src.", "c", compare=False),
+            Column("Measured, own rule", compare=False), Column("Measured, dev-tuned", compare=False),
+            Column("Test n", compare=False)]
+    t = Table("published", "Published figures beside the same systems measured here, under this project's protocol "
+              "(full test split, 95% bootstrap intervals). Own rule: the threshold that the model's card or folder "
+              "gives (arg-max on single-label benchmarks); dev-tuned: thresholds tuned on the benchmark's dev split.",
+              "System", cols, wide=True, font_size="footnotesize", col_sep="3pt")
+    sources: list[str] = []
+    reasons: dict[str, str] = {}
+
+    def ref(figure) -> Cell:
+        if figure.source not in sources:
+            sources.append(figure.source)
+        return text_cell(f"[{sources.index(figure.source) + 1}]")
+
+    def measured(rec, metric: str, source: str) -> list[Cell]:
+        if rec is None:
+            return [text_cell("not run"), text_cell("not run"), Cell(display="")]
+        if not rec.available:
+            reasons[f"{rec.name} on {benchmark_name(rec.benchmark)}"] = rec.reason
+            return [text_cell(rec.status.replace("_", " ")), text_cell(rec.status.replace("_", " ")), Cell(display="")]
+        own = next((r for r in rec.results if r.rule in PEER_OWN_RULES), None)
+        dev = next((r for r in rec.results if r.rule == "dev_tuned"), None)
+        cells = [score_cell(_interval_score(r.metrics[metric]), source) if r is not None and metric in r.metrics
+                 else Cell(display="--") for r in (own, dev)]
+        return cells + [number_cell(rec.n_test, 0, source)]
+
+    by_model = {(rec.model.reference, rec.benchmark): (src, rec) for src, rec in peers}
+    joined = set()
+    for f in published.figures:
+        src, rec = by_model.get((f.system, f.benchmark), (None, None))
+        joined.add((f.system, f.benchmark))
+        value = number_cell(f.value, 3) if f.value is not None else text_cell("not found")
+        metric = METRIC_NAMES[f.metric] + ("*" if f.published_metric else "")
+        t.add_row(f.system, [text_cell(benchmark_name(f.benchmark)), text_cell(metric), value, ref(f)]
+                  + measured(rec, f.metric, src), group="published")
+    for src, rec in peers:
+        if (rec.model.reference, rec.benchmark) in joined:
+            continue
+        metric = get_benchmark(rec.benchmark).primary_metric
+        t.add_row(rec.model.reference, [text_cell(benchmark_name(rec.benchmark)), text_cell(METRIC_NAMES[metric]),
+                                        Cell(display="--"), Cell(display="")] + measured(rec, metric, src),
+                  group="peers")
+    transfer = transfer_runs(results)
+    for r in [r for r in transfer if r.fraction == max(x.fraction for x in transfer if x.benchmark == r.benchmark)] \
+            + zeroshot_runs(results):
+        what = "zero-shot" if r.kind == "zeroshot" else f"fine-tuned on {fraction_label(r.fraction)}"
+        cell = score_cell(r.primary, r.source)
+        own, dev = (cell, Cell(display="--")) if r.kind == "zeroshot" else (Cell(display="--"), cell)
+        t.add_row(f"{init_name(r.init)}, {what}", [text_cell(benchmark_name(r.benchmark)),
+                                                   text_cell(metric_name(r.record.primary_metric)),
+                                                   text_cell("this pipeline"), Cell(display=""), own, dev,
+                                                   number_cell(r.record.n_test, 0, r.source)], group="pipeline")
+    notes = [f"[{i + 1}] {s}: " + "; ".join(sorted({f.where for f in published.figures if f.source == s}))
+             for i, s in enumerate(sources)]
+    notes += [f"* {f.system}: {f.published_metric}" for f in published.figures if f.published_metric]
+    notes += [f"{k}: {v}" for k, v in reasons.items()]
+    if any(c.display == "not run" for r in t.rows for c in r.cells):
+        notes.append("not run: the model is not among this profile's peers (peers.run).")
+    notes += _skipped_notes(results, "transfer", "zeroshot")
+    t.notes = notes
+    return t
+
+
 def all_tables(results: dict, datasets: dict[str, list[dict]], examples_per_dataset: int, seed: int,
-               scale: "PaperScaleParams") -> list[Table]:
+               scale: "PaperScaleParams", published: "PublishedFigures") -> list[Table]:
     return [main_table(results), lowres_table(results), synth_counts_table(results), dataset_stats_table(results),
             diversity_table(results), zeroshot_table(results), targets_table(results), humaneval_table(results),
             examples_table(datasets, examples_per_dataset, seed),
-            generation_cost_table(results, scale)]
+            generation_cost_table(results, scale), published_table(results, published)]
 
 
 __all__ = ["all_tables", "main_table", "lowres_table", "synth_counts_table", "dataset_stats_table",
            "diversity_table", "zeroshot_table", "examples_table", "humaneval_table", "targets_table",
-           "generation_cost_table", "score"]
+           "generation_cost_table", "published_table", "score"]
