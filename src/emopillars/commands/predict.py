@@ -18,14 +18,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--output", help="output file (default: stdout)")
     p.add_argument("--threshold", type=float, help="one global threshold instead of the model's tuned ones")
     p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--max-length", type=int, default=128)
+    p.add_argument("--max-length", type=int, help="tokens per input (default: 128, or the model's positions if fewer)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def run(args: argparse.Namespace) -> int:
-    from emopillars.train.predict import Input, Predictor, read_inputs, write_predictions
+    from emopillars.train.predict import Input, Predictor, check_positive, check_threshold, read_inputs, write_predictions
 
+    check_threshold(args.threshold)
+    check_positive("--batch-size", args.batch_size)
+    if args.max_length is not None:
+        check_positive("--max-length", args.max_length)
     if args.text is not None:
         for t in args.text:
             if not t.strip():
