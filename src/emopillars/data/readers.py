@@ -402,7 +402,9 @@ def read_meld(root: str | os.PathLike, context_turns: Optional[int] = None) -> S
                                        f"joins the lines after it into one row, here lines {line}-{end})",
                                        row.get("Utterance"))
                 if None in row or any(row[c] is None for c in _MELD_COLUMNS):
-                    raise MalformedRow(path, line, f"{len(reader.fieldnames)} comma-separated fields", str(row))
+                    found = sum(v is not None for k, v in row.items() if k is not None) + len(row.get(None) or [])
+                    raise MalformedRow(path, line, f"{len(reader.fieldnames)} comma-separated fields as in the header, "
+                                       f"found {found} (a stray '\"' takes commas into its field)", row.get("Utterance"))
                 try:
                     dia, utt = int(row["Dialogue_ID"]), int(row["Utterance_ID"])
                 except ValueError:
