@@ -149,8 +149,10 @@ def read_goemotions(root: str | os.PathLike) -> Splits:
     is there). One line is one row: lines are split on tabs, so a text can hold
     neither a tab nor a line break, and a stray ``"`` cannot join the lines
     after it into one row. Texts may be CSV-quoted (wrapped in ``"`` with inner
-    quotes doubled); the quotes are removed. An empty split, or one whose row
-    count differs from the published one (``GOEMOTIONS_ROWS``), stops reading.
+    quotes doubled); the quotes are removed. An empty split stops reading, and
+    so does, in a folder holding the release's ``emotions.txt``, a split whose
+    row count differs from the published one (``GOEMOTIONS_ROWS``); a folder of
+    GoEmotions-format rows without it (a sample) may hold any number.
     Multi-label: ``labels`` holds every class of the row.
     """
     root = Path(root)
@@ -189,7 +191,8 @@ def read_goemotions(root: str | os.PathLike) -> Splits:
             records.append(EmotionRecord(
                 id=comment_id, text=unquoted, labels=[EMOTIONS[i] for i in sorted(set(label_ids))],
                 split=split, dataset="goemotions"))
-        _check_row_count(path, len(records), GOEMOTIONS_ROWS[split], f"GoEmotions {split} split")
+        release = emotions_file.is_file()  # the release's label file: the splits must have the release's sizes
+        _check_row_count(path, len(records), GOEMOTIONS_ROWS[split] if release else None, f"GoEmotions {split} split")
         out[split] = records
     return out
 
@@ -559,7 +562,7 @@ def read_iemocap(root: str | os.PathLike | None, protocol: int = 4, seed: int = 
                               "actor": f"{turn_id[:5]}_{speaker}"}))
                 history.append((speaker, text))
     for split, records in out.items():
-        if not records:
+        if not records and (split != "dev" or n_dev):  # dev_share 0 asks for no dev set
             raise DataError(f"{root}: no labelled {split} turns under the {protocol}-class protocol; expected "
                             "Session1-4 (train, dev) and Session5 (test) to hold transcribed, labelled turns")
     out.skipped = {k: v for k, v in skipped.items() if v}
