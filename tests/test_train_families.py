@@ -81,7 +81,7 @@ def test_trained_model_exports_and_reloads_with_the_same_logits(encoders, tmp_pa
 
     out = tmp_path / "model"
     save_classifier(model, tok, out, LABELS, RULE, {"variant": "contextless"}, CARD)
-    hf = AutoModelForSequenceClassification.from_pretrained(str(out))
+    hf = AutoModelForSequenceClassification.from_pretrained(str(out), use_safetensors=True)
     assert type(hf).__name__ == HF_CLASS[family]
     assert hf.config.id2label == dict(enumerate(LABELS))
     with torch.no_grad():
@@ -97,7 +97,7 @@ def test_trained_model_exports_and_reloads_with_the_same_logits(encoders, tmp_pa
 
     if pooling == "mean":
         # the folded layer stays inside fp16's range
-        half = AutoModelForSequenceClassification.from_pretrained(str(out), dtype=torch.float16)
+        half = AutoModelForSequenceClassification.from_pretrained(str(out), dtype=torch.float16, use_safetensors=True)
         with torch.no_grad():
             h = half.eval()(**batch).logits.float()
         assert torch.isfinite(h).all() and (h - ours).abs().max() < 0.05
@@ -112,7 +112,7 @@ def test_trained_model_exports_and_reloads_with_the_same_logits(encoders, tmp_pa
     moved = _logits(again, batch)
     assert moved.shape == (len(SENTENCES), 2)
     save_classifier(again, tok, tmp_path / "transfer", ["calm", "upset"], {"kind": "argmax"}, {}, CARD)
-    hf2 = AutoModelForSequenceClassification.from_pretrained(str(tmp_path / "transfer"))
+    hf2 = AutoModelForSequenceClassification.from_pretrained(str(tmp_path / "transfer"), use_safetensors=True)
     assert hf2.config.problem_type == "single_label_classification" and hf2.config.id2label == {0: "calm", 1: "upset"}
     with torch.no_grad():
         assert (hf2.eval()(**batch).logits - moved).abs().max() <= EXPORT_TOLERANCE

@@ -139,7 +139,7 @@ def test_short_goemotions_training_moves_the_loss_and_exports_a_loadable_model(m
     rule = {"kind": "global", "global": 0.3, "per_class": None}
     save_classifier(model, tok, out, labels, rule, {"variant": "contextless"}, "# card\n")
     assert (out / "model.safetensors").exists() and load_thresholds(out)["global"] == 0.3
-    hf = AutoModelForSequenceClassification.from_pretrained(str(out))
+    hf = AutoModelForSequenceClassification.from_pretrained(str(out), use_safetensors=True)
     assert hf.config.id2label[0] == "admiration" and hf.config.problem_type == "multi_label_classification"
     text = "Thank you so much, this is wonderful!"
     clf = pipeline("text-classification", model=str(out), top_k=None, function_to_apply="sigmoid")

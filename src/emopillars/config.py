@@ -43,6 +43,13 @@ Seed = Annotated[Optional[int], _DerivedWhenNull()]
 SEED_HELP = "null: derived from the root seed and this key (derive_seed); a number overrides it"
 
 
+def _at_most(section: BaseModel, low: str, high: str) -> None:
+    """Cross-field check: ``low`` must not exceed ``high`` (either may be None: no bound)."""
+    a, b = getattr(section, low), getattr(section, high)
+    if a is not None and b is not None and a > b:
+        raise ValueError(f"{low} ({a}) must not exceed {high} ({b})")
+
+
 def derive_seed(root: int, name: str) -> int:
     """The seed of ``name`` (a params key such as ``curate.seed``) under the root seed ``root``.
 
@@ -54,7 +61,10 @@ def derive_seed(root: int, name: str) -> int:
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_default=True, protected_namespaces=())
+    # strict: YAML already gives typed values, so "yes" is no boolean, true is no 1 and 1.9 is no whole number;
+    # allow_inf_nan=False: .inf and .nan are no numbers a setting can take.
+    model_config = ConfigDict(extra="forbid", validate_default=True, protected_namespaces=(), strict=True,
+                              allow_inf_nan=False)
 
     def replace(self: S, **changes: Any) -> S:
         """A validated copy with ``changes`` applied (``defaults().llm.replace(cache_only=True)``)."""
@@ -157,6 +167,11 @@ class NarrativesParams(Section):
     max_words: int = Field(ge=10)
     seed: Seed = Field(description=SEED_HELP)
 
+    @model_validator(mode="after")
+    def _word_range(self) -> "NarrativesParams":
+        _at_most(self, "min_words", "max_words")
+        return self
+
 
 class CharactersParams(Section):
     max_characters: int = Field(ge=1)
@@ -200,6 +215,14 @@ class CurateParams(Section):
     dev_share: float = Field(ge=0, lt=1)
     test_share: float = Field(ge=0, lt=1)
     seed: Seed = Field(description=SEED_HELP)
+
+    @model_validator(mode="after")
+    def _ranges(self) -> "CurateParams":
+        _at_most(self, "min_words", "max_words")
+        if self.dev_share + self.test_share >= 1:
+            raise ValueError(f"dev_share + test_share ({self.dev_share} + {self.test_share}) must be below 1, "
+                             "so that train keeps a share")
+        return self
 
 
 class DatasetStatsParams(Section):
@@ -245,7 +268,8 @@ class TransferParams(Section):
     benchmarks: list[Annotated[str, AfterValidator(_registered_benchmark)]]
     inits: list[Literal["base", "contextless", "contextual"]]
     head: Literal["taxonomy28", "benchmark"]
-    fractions: list[float]
+    fractions: list[Annotated[float, Field(gt=0, le=1)]] = Field(
+        min_length=1, description="shares of the training pool each run trains on, each in (0, 1]")
     min_train_examples: int = Field(ge=1, description="floor for the smallest fractions")
     min_steps: int = Field(ge=1, description="small fractions train for more epochs to make at least this many steps")
     epochs: float = Field(gt=0)
@@ -267,6 +291,11 @@ class TransferParams(Section):
     max_eval_examples: Optional[int] = Field(ge=1, description="cap of the dev and test sets (seeded sample)")
     num_processes: Annotated[int, Field(ge=1)] | Literal["auto"]
     seed: Seed = Field(description=SEED_HELP)
+
+    @model_validator(mode="after")
+    def _pool(self) -> "TransferParams":
+        _at_most(self, "min_train_examples", "max_train_examples")
+        return self
 
 
 class EvaluateParams(Section):
@@ -359,6 +388,15 @@ class Params(Section):
     report: ReportParams
 
     @model_validator(mode="after")
+    def _answers_fit_the_model(self) -> "Params":
+        for step in ("characters", "utterances", "labels", "contexts"):
+            max_tokens = getattr(self, step).sampling.max_tokens
+            if max_tokens >= self.llm.max_model_len:
+                raise ValueError(f"{step}.sampling.max_tokens ({max_tokens}) must be below llm.max_model_len "
+                                 f"({self.llm.max_model_len}), which holds the prompt as well as the answer")
+        return self
+
+    @model_validator(mode="after")
     def _derive_seeds(self) -> "Params":
         for key in seed_keys():
             *path, name = key.split(".")
@@ -382,6 +420,7 @@ def seed_keys(model: type[BaseModel] = Params, prefix: str = "") -> list[str]:
 
 
 def _format_error(path: Path, err: ValidationError) -> str:
+    """One line for one problem (``file: invalid params: key 'x': ...``), else a header and a line per problem."""
     lines = [f"{path}: invalid params ({err.error_count()} problem{'s' if err.error_count() > 1 else ''}):"]
     for e in err.errors():
         key = ".".join(str(p) for p in e["loc"])
@@ -389,8 +428,12 @@ def _format_error(path: Path, err: ValidationError) -> str:
             lines.append(f"  - key '{key}': unknown key (typo? see the schema in src/emopillars/config.py)")
         elif e["type"] == "missing":
             lines.append(f"  - key '{key}': required key is missing")
+        elif e["type"] == "value_error":  # a cross-field check of the section named by the key
+            lines.append(f"  - key '{key or '(top level)'}': {e['msg'].removeprefix('Value error, ')}")
         else:
             lines.append(f"  - key '{key}': {e['msg']} (got {e.get('input')!r})")
+    if len(lines) == 2:
+        return f"{path}: invalid params: {lines[1].removeprefix('  - ')}"
     return "\n".join(lines)
 
 
@@ -410,11 +453,47 @@ def load_params(path: str | os.PathLike = "params.yaml") -> Params:
     path = Path(path)
     if not path.exists():
         raise ParamsError(f"{path}: params file not found (run from the project root, or pass --params)")
+    if not path.is_file():
+        raise ParamsError(f"{path}: not a file; expected a params YAML file such as params.yaml")
+    return parse_params(load_yaml(path), path)
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses a key given twice in one mapping (plain YAML keeps the last silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        first: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                line = first.setdefault(key, key_node.start_mark.line + 1)
+            except TypeError:  # an unhashable key: the base loader reports it
+                continue
+            if line != key_node.start_mark.line + 1:
+                raise ParamsError(f"{self.name}:{key_node.start_mark.line + 1}: duplicate key {key!r} (first given on "
+                                  f"line {line}); expected each key once per section")
+        return super().construct_mapping(node, deep)
+
+
+def load_yaml(path: str | os.PathLike) -> Any:
+    """A YAML file's content; bad UTF-8, bad YAML or a duplicate key raise :class:`ParamsError` with the line."""
+    from emopillars.io import read_text
+
+    path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = read_text(path)
+    except ValueError as e:
+        raise ParamsError(str(e)) from None
+    loader = _UniqueKeyLoader(text)
+    loader.name = str(path)
+    try:
+        return loader.get_single_data()
     except yaml.YAMLError as e:
-        raise ParamsError(f"{path}: not valid YAML: {e}") from None
-    return parse_params(raw, path)
+        mark = getattr(e, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        raise ParamsError(f"{where}: not valid YAML ({getattr(e, 'problem', None) or e})") from None
+    finally:
+        loader.dispose()
 
 
 def data_mirror(params: Params) -> Optional[Path]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import json
 import os
 import shutil
@@ -60,26 +61,51 @@ def write_jsonl(path: str | os.PathLike, rows: Iterable[Any]) -> int:
     return n
 
 
+class TextDecodeError(ValueError):
+    """A text file is not valid UTF-8; the message starts with ``file:line:``."""
+
+
+def read_text(path: str | os.PathLike) -> str:
+    """The whole of a UTF-8 text file, a leading byte-order mark dropped.
+
+    Bytes that are not UTF-8 raise :class:`TextDecodeError` naming the file,
+    the line and the column, instead of a bare codec error.
+    """
+    path = Path(path)
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        column = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
+        raise TextDecodeError(f"{path}:{line}: expected UTF-8 text; byte 0x{data[e.start]:02x} at column {column} is "
+                              "not (save the file as UTF-8)") from None
+
+
+def open_text(path: str | os.PathLike, newline: str | None = None) -> io.StringIO:
+    """:func:`read_text` as a file object (``newline`` as for :func:`open`), for ``csv`` and line loops."""
+    return io.StringIO(read_text(path), newline=newline)
+
+
 def read_json(path: str | os.PathLike) -> Any:
     path = Path(path)
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(read_text(path))
     except json.JSONDecodeError as e:
         raise ValueError(f"{path}:{e.lineno}: not valid JSON ({e.msg})") from None
 
 
 def read_jsonl(path: str | os.PathLike) -> list[dict]:
-    """Read a JSON-lines file; a broken line raises with ``file:line``."""
+    """Read a JSON-lines file; a broken line (bad JSON or bad UTF-8) raises with ``file:line``."""
     path = Path(path)
     rows = []
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as e:
-                raise ValueError(f"{path}:{lineno}: expected one JSON object per line ({e.msg})") from None
+    for lineno, line in enumerate(open_text(path), 1):
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{path}:{lineno}: expected one JSON object per line ({e.msg})") from None
     return rows
 
 

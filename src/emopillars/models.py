@@ -54,6 +54,7 @@ _KEEP_EXACT = {
 # shards and skips duplicate checkpoints in other layouts (e.g. consolidated.safetensors).
 HF_ALLOW_PATTERNS = ["*.json", "model*.safetensors", "tokenizer*", "*.model", "vocab*", "merges.txt", "*.jinja"]
 _FORBIDDEN_WEIGHTS = (".bin", ".pt", ".pth", ".ckpt", ".gguf", ".h5", ".msgpack", ".onnx", ".py")
+_PICKLE_WEIGHTS = (".bin", ".pt", ".pth", ".ckpt", ".pkl")  # torch.save / pickle checkpoints
 _SHA_RE = re.compile(r"^[0-9a-f]{40}$")
 
 
@@ -80,6 +81,28 @@ def require_model_dir(path: str | Path, what: str = "model") -> Path:
             f"(rerun `dvc repro models`)"
         )
     return path
+
+
+class PickleWeightsError(ValueError):
+    """A model folder holds weights only in a pickle format, which this project never loads."""
+
+
+def require_safetensors(path: str | Path) -> Path:
+    """Return ``path`` if its weights are safetensors, else raise naming what is there and what to do.
+
+    Every ``from_pretrained`` of a model passes ``use_safetensors=True``; this
+    check runs first so a pickle-only folder gets a message, not a loader error.
+    """
+    path = require_model_dir(path)
+    if list(path.glob("*.safetensors")):
+        return path
+    pickles = sorted(p.name for p in path.iterdir() if p.is_file() and p.suffix in _PICKLE_WEIGHTS)
+    if pickles:
+        raise PickleWeightsError(
+            f"{path}: only pickle weights ({', '.join(pickles)}); this project loads safetensors only: convert with "
+            f"`AutoModel.from_pretrained(folder).save_pretrained(folder)` (transformers writes model.safetensors), "
+            "in an environment you trust with that pickle")
+    raise ModelNotFoundError(f"{path}: no model weights (expected model.safetensors next to config.json)")
 
 
 def read_provenance(model_dir: str | Path) -> dict[str, Any]:

@@ -4,10 +4,14 @@ Each input line is one request::
 
     {"messages": [{"role": "user", "content": "..."}], "seed": 0, "sample_index": 0,
      "sampling": {"temperature": 0.8, "top_p": 0.95, "max_tokens": 256},
-     "schema": "mypackage.schemas:Answer", "tag": "row-17", "meta": {...}}
+     "schema": "emopillars.synth.schemas:UtteranceList", "tag": "row-17", "meta": {...}}
 
-``schema`` (optional) names a pydantic model as ``module:Class``; answers must be
-JSON that validates against it. Results (one line per request, same order) keep
+``messages`` holds system/user/assistant turns with non-empty content;
+``sampling`` takes temperature >= 0, top_p in (0, 1], max_tokens >= 1 and
+repetition_penalty > 0. ``schema`` (optional) names a pydantic model of the
+project's answer schemas as ``module:Class`` (``emopillars.synth.schemas:
+UtteranceList``); answers must be JSON that validates against it. Every line
+is checked before the model loads; a bad one stops with the file, line and field. Results (one line per request, same order) keep
 the raw text, the parsed answer or the reject reason. Rerunning reuses the cache,
 so an interrupted run continues where it stopped.
 """
@@ -15,13 +19,21 @@ so an interrupted run continues where it stopped.
 from __future__ import annotations
 
 import argparse
-import importlib
 from pathlib import Path
 
-from emopillars.config import load_params
+from pydantic import ValidationError
+
+from emopillars.config import ParamsError, load_params
 from emopillars.errors import non_negative_int, positive_int, require_writable
 from emopillars.io import read_jsonl, write_jsonl
-from emopillars.llm.types import GenerationRequest, SamplingParams
+from emopillars.llm.types import (
+    GenerationRequest,
+    InvalidRequest,
+    RequestSpec,
+    SamplingParams,
+    describe_validation_error,
+    resolve_schema,
+)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -40,32 +52,47 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def load_requests(path: str | Path) -> list[GenerationRequest]:
+    """The requests of a JSONL file, each checked against :class:`RequestSpec` before any model loads.
+
+    A bad line raises :class:`InvalidRequest` naming the file, the line and the field.
+    """
     requests = []
     for lineno, row in enumerate(read_jsonl(path), 1):
         try:
-            schema = _import_schema(row["schema"]) if row.get("schema") else None
-            requests.append(
-                GenerationRequest(
-                    messages=row["messages"],
-                    sampling=SamplingParams(**row.get("sampling", {})),
-                    seed=int(row.get("seed", 0)),
-                    sample_index=int(row.get("sample_index", 0)),
-                    schema=schema,
-                    tag=str(row.get("tag", lineno)),
-                    meta=row.get("meta", {}),
-                )
-            )
-        except (KeyError, TypeError, ValueError, ImportError, AttributeError) as e:
-            raise ValueError(f"{path}:{lineno}: bad request ({type(e).__name__}: {e}); expected keys messages, "
-                             f"and optionally sampling, seed, sample_index, schema ('module:Class'), tag, meta") from None
+            RequestSpec.model_validate(row)
+        except ValidationError as e:
+            raise InvalidRequest(f"{path}:{lineno}: {describe_validation_error(e)}") from None
+        try:
+            schema = resolve_schema(row["schema"]) if row.get("schema") is not None else None
+        except InvalidRequest as e:
+            raise InvalidRequest(f"{path}:{lineno}: {e}") from None
+        # Built from the values as given (not the validated copies, which turn 1 into 1.0), so cache keys
+        # stay those of earlier runs.
+        requests.append(GenerationRequest(
+            messages=row["messages"],
+            sampling=SamplingParams(**row.get("sampling", {})),
+            seed=row.get("seed", 0),
+            sample_index=row.get("sample_index", 0),
+            schema=schema,
+            tag=str(row.get("tag", lineno)),
+            meta=row.get("meta", {}),
+        ))
     return requests
 
 
-def _import_schema(ref: str):
-    module, _, name = ref.partition(":")
-    if not name:
-        raise ValueError(f"schema {ref!r} must be 'module:Class'")
-    return getattr(importlib.import_module(module), name)
+def _llm_with_overrides(llm, args: argparse.Namespace):
+    """``params.llm`` with the command-line overrides, validated like the params file (``--batch-size 0`` stops)."""
+    flags = {"backend": "--backend", "cache_path": "--cache", "batch_size": "--batch-size",
+             "max_retries": "--max-retries", "cache_only": "--cache-only"}
+    values = {"backend": args.backend, "cache_path": args.cache, "batch_size": args.batch_size,
+              "max_retries": args.max_retries, "cache_only": args.cache_only or None}
+    overrides = {k: v for k, v in values.items() if v is not None}
+    try:
+        return llm.replace(**overrides)
+    except ValidationError as e:
+        err = e.errors()[0]
+        key = str(err["loc"][0])
+        raise ParamsError(f"{flags.get(key, key)} {err.get('input')!r}: {err['msg']} (it overrides llm.{key})") from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -73,11 +100,7 @@ def run(args: argparse.Namespace) -> int:
     from emopillars.llm.types import EngineError
 
     params = load_params(args.params)
-    overrides = {k: v for k, v in {
-        "backend": args.backend, "cache_path": args.cache, "batch_size": args.batch_size,
-        "max_retries": args.max_retries, "cache_only": args.cache_only or None,
-    }.items() if v is not None}
-    llm = params.llm.model_copy(update=overrides)
+    llm = _llm_with_overrides(params.llm, args)
     requests = load_requests(args.requests)
     require_writable(args.out, args.stats, llm.cache_path)
     try:

@@ -22,14 +22,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--output", help="output file (default: stdout)")
     p.add_argument("--threshold", type=float, help="one global threshold instead of the model's tuned ones")
     p.add_argument("--batch-size", type=positive_int, default=64)
-    p.add_argument("--max-length", type=positive_int, default=128, help="tokens per input (at most the model's positions)")
+    p.add_argument("--max-length", type=positive_int,
+                   help="tokens per input (default: 128, or the model's positions if fewer)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def run(args: argparse.Namespace) -> int:
-    from emopillars.train.predict import Input, Predictor, read_inputs, write_predictions
+    from emopillars.train.predict import Input, Predictor, check_positive, check_threshold, read_inputs, write_predictions
 
+    check_threshold(args.threshold)
+    check_positive("--batch-size", args.batch_size)
+    if args.max_length is not None:
+        check_positive("--max-length", args.max_length)
     if args.text is not None:
         for t in args.text:
             if not t.strip():
@@ -42,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
         if not inputs:
             raise ValueError(f"{args.input}: no rows to predict (the file is empty or holds only a header)")
     positions = _max_positions(args.model)
-    if positions is not None and args.max_length > positions:
+    if positions is not None and args.max_length is not None and args.max_length > positions:
         raise ValueError(f"--max-length {args.max_length}: the model in {args.model} reads at most {positions} "
                          f"tokens; give --max-length {positions} or less")
     require_writable(args.output)

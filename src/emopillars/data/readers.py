@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Iterable, Optional
 
 from emopillars.data.records import EmotionRecord, Narrative
+from emopillars.io import open_text, read_text
 from emopillars.taxonomy import EMOTIONS
 
 SPLITS = ("train", "dev", "test")
@@ -92,6 +93,14 @@ def _require_file(path: Path, what: str) -> Path:
     return path
 
 
+def _check_row_count(path: Path, found: int, expected: Optional[int], what: str) -> None:
+    """Stop on an empty split, or on one whose size differs from the published ``expected`` (None: unknown)."""
+    if found == 0:
+        raise DataError(f"{path}: no rows; expected the {what}" + (f" ({expected:,} rows)" if expected else ""))
+    if expected is not None and found != expected:
+        raise DataError(f"{path}: {found:,} rows; expected the {what} to hold {expected:,} (a cut or altered copy?)")
+
+
 def _check_label(label: str, allowed: Iterable[str], path: Path, line: int, column: str) -> str:
     allowed = tuple(allowed)
     if label not in allowed:
@@ -112,18 +121,44 @@ def _format_context(turns: list[tuple[str, str]], context_turns: Optional[int]) 
 GOEMOTIONS_FILES = {"train": "train.tsv", "dev": "dev.tsv", "test": "test.tsv"}
 
 
+# The published split sizes: a copy that differs was cut short or altered (the files are checked against
+# checksums when the data stage copies them; this catches a copy read straight from elsewhere).
+GOEMOTIONS_ROWS = {"train": 43_410, "dev": 5_426, "test": 5_427}
+
+
+def _unquote_tsv_text(text: str) -> Optional[str]:
+    """A GoEmotions text without its CSV quotes (inner doubled quotes undoubled); None if the quoting is broken.
+
+    A text that does not start with ``"`` is taken as it is. A quoted one must
+    end with ``"`` and double every inner ``"``; anything else (a stray quote
+    at the start, a quoted text that goes on to the next line) is broken.
+    """
+    if not text.startswith('"'):
+        return text
+    inner = text[1:-1]
+    if len(text) < 2 or not text.endswith('"') or '"' in inner.replace('""', ""):
+        return None
+    return inner.replace('""', '"')
+
+
 def read_goemotions(root: str | os.PathLike) -> Splits:
     """GoEmotions' 28-label splits: ``train.tsv``, ``dev.tsv``, ``test.tsv`` in ``root``.
 
-    Each row is ``text<TAB>label ids<TAB>comment id`` with comma-separated ids
+    Each line is ``text<TAB>label ids<TAB>comment id`` with comma-separated ids
     into ``emotions.txt`` (the taxonomy's canonical order; checked when the file
-    is there). Texts may be CSV-quoted, so the rows go through ``csv``.
+    is there). One line is one row: lines are split on tabs, so a text can hold
+    neither a tab nor a line break, and a stray ``"`` cannot join the lines
+    after it into one row. Texts may be CSV-quoted (wrapped in ``"`` with inner
+    quotes doubled); the quotes are removed. An empty split stops reading, and
+    so does, in a folder holding the release's ``emotions.txt``, a split whose
+    row count differs from the published one (``GOEMOTIONS_ROWS``); a folder of
+    GoEmotions-format rows without it (a sample) may hold any number.
     Multi-label: ``labels`` holds every class of the row.
     """
     root = Path(root)
     emotions_file = root / "emotions.txt"
     if emotions_file.is_file():
-        names = emotions_file.read_text(encoding="utf-8").split()
+        names = read_text(emotions_file).split()
         if tuple(names) != EMOTIONS:
             raise DataError(f"{emotions_file}: expected the 28 GoEmotions labels in canonical order "
                             f"({', '.join(EMOTIONS)}), got {', '.join(names)}")
@@ -131,25 +166,33 @@ def read_goemotions(root: str | os.PathLike) -> Splits:
     for split, name in GOEMOTIONS_FILES.items():
         path = _require_file(root / name, f"GoEmotions {split} split")
         records = []
-        with open(path, encoding="utf-8", newline="") as f:
-            reader = csv.reader(f, delimiter="\t")
-            for row in reader:
-                line = reader.line_num
-                if len(row) != 3:
-                    raise MalformedRow(path, line, "3 tab-separated fields (text, label ids, comment id)",
-                                       "\t".join(row))
-                text, ids, comment_id = row
-                try:
-                    label_ids = [int(i) for i in ids.split(",")]
-                    if any(not 0 <= i < len(EMOTIONS) for i in label_ids):
-                        raise ValueError
-                except ValueError:
-                    raise MalformedRow(path, line, "comma-separated label ids in 0-27 in column 2", ids) from None
-                if not text.strip() or not comment_id:
-                    raise MalformedRow(path, line, "a non-empty text and comment id", "\t".join(row))
-                records.append(EmotionRecord(
-                    id=comment_id, text=text, labels=[EMOTIONS[i] for i in sorted(set(label_ids))],
-                    split=split, dataset="goemotions"))
+        for line_no, line in enumerate(_lines(path), 1):
+            line = line[:-1] if line.endswith("\r") else line
+            if "\r" in line:
+                raise MalformedRow(path, line_no, "no carriage return inside a row (a text cannot hold a line break)",
+                                   line)
+            fields = line.split("\t")
+            if len(fields) != 3:
+                raise MalformedRow(path, line_no, "3 tab-separated fields (text, label ids, comment id) on one line; "
+                                   f"found {len(fields)} (a text cannot hold a tab)", line)
+            text, ids, comment_id = fields
+            unquoted = _unquote_tsv_text(text)
+            if unquoted is None:
+                raise MalformedRow(path, line_no, 'a text either unquoted or wrapped in " with inner quotes doubled '
+                                   "(a quoted text cannot go on to the next line)", text)
+            try:
+                label_ids = [int(i) for i in ids.split(",")]
+                if any(not 0 <= i < len(EMOTIONS) for i in label_ids):
+                    raise ValueError
+            except ValueError:
+                raise MalformedRow(path, line_no, "comma-separated label ids in 0-27 in column 2", ids) from None
+            if not unquoted.strip() or not comment_id:
+                raise MalformedRow(path, line_no, "a non-empty text and comment id", line)
+            records.append(EmotionRecord(
+                id=comment_id, text=unquoted, labels=[EMOTIONS[i] for i in sorted(set(label_ids))],
+                split=split, dataset="goemotions"))
+        release = emotions_file.is_file()  # the release's label file: the splits must have the release's sizes
+        _check_row_count(path, len(records), GOEMOTIONS_ROWS[split] if release else None, f"GoEmotions {split} split")
         out[split] = records
     return out
 
@@ -237,16 +280,18 @@ def iter_isear_rows(path: str | os.PathLike) -> Iterable[tuple[int, dict]]:
     Field1 (the emotion name), MYKEY, the raw SIT and the cleaned ``text``.
     """
     path = Path(path)
-    with open(path, encoding="utf-8", newline="") as f:
+    with open_text(path, newline="") as f:
         header = f.readline().rstrip("\r\n").split("|")
         for name, idx in _ISEAR_COLUMNS.items():
             if len(header) <= idx or header[idx] != name:
                 raise MalformedRow(path, 1, f"the ISEAR header with column {name} at position {idx + 1}",
                                    "|".join(header[:45]))
+        rows = 0
         for line_no, line in enumerate(f, 2):
             line = line.rstrip("\r\n")
             if not line:
                 continue
+            rows += 1
             fields = line.split("|")
             if len(fields) < len(header) or fields[-1] != "":
                 raise MalformedRow(path, line_no, f"at least {len(header)} '|'-separated fields ending with '|'", line)
@@ -260,6 +305,7 @@ def iter_isear_rows(path: str | os.PathLike) -> Iterable[tuple[int, dict]]:
                 "ID": fields[0], "COUN": fields[2], "EMOT": int(emot), "emotion": name,
                 "MYKEY": fields[_ISEAR_COLUMNS["MYKEY"]], "SIT": raw_sit, "text": clean_isear_situation(raw_sit),
             }
+    _check_row_count(path, rows, None, "ISEAR answers after the header")
 
 
 def stratified_split(keys_by_label: dict[str, list[str]], dev_share: float, test_share: float,
@@ -326,6 +372,7 @@ def read_isear(root: str | os.PathLike, seed: int = 13, dev_share: float = 0.1, 
 
 # --------------------------------------------------------------------------- MELD
 MELD_FILES = {"train": "train_sent_emo.csv", "dev": "dev_sent_emo.csv", "test": "test_sent_emo.csv"}
+MELD_ROWS = {"train": 9_989, "dev": 1_109, "test": 2_610}  # the published split sizes
 _MELD_COLUMNS = ("Utterance", "Speaker", "Emotion", "Sentiment", "Dialogue_ID", "Utterance_ID")
 
 
@@ -344,16 +391,23 @@ def read_meld(root: str | os.PathLike, context_turns: Optional[int] = None) -> S
     for split, name in MELD_FILES.items():
         path = _require_file(root / name, f"MELD {split} split")
         rows = []
-        with open(path, encoding="utf-8", newline="") as f:
+        with open_text(path, newline="") as f:
             reader = csv.DictReader(f)
             missing = [c for c in _MELD_COLUMNS if c not in (reader.fieldnames or [])]
             if missing:
                 raise MalformedRow(path, 1, f"a header with columns {', '.join(_MELD_COLUMNS)} (missing {', '.join(missing)})",
                                    ",".join(reader.fieldnames or []))
+            end = reader.line_num
             for row in reader:
-                line = reader.line_num
+                line, end = end + 1, reader.line_num
+                if end != line:
+                    raise MalformedRow(path, line, "one row per line (a field cannot hold a line break; a stray '\"' "
+                                       f"joins the lines after it into one row, here lines {line}-{end})",
+                                       row.get("Utterance"))
                 if None in row or any(row[c] is None for c in _MELD_COLUMNS):
-                    raise MalformedRow(path, line, f"{len(reader.fieldnames)} comma-separated fields", str(row))
+                    found = sum(v is not None for k, v in row.items() if k is not None) + len(row.get(None) or [])
+                    raise MalformedRow(path, line, f"{len(reader.fieldnames)} comma-separated fields as in the header, "
+                                       f"found {found} (a stray '\"' takes commas into its field)", row.get("Utterance"))
                 try:
                     dia, utt = int(row["Dialogue_ID"]), int(row["Utterance_ID"])
                 except ValueError:
@@ -363,6 +417,7 @@ def read_meld(root: str | os.PathLike, context_turns: Optional[int] = None) -> S
                 if not row["Utterance"].strip():
                     raise MalformedRow(path, line, "a non-empty Utterance", row["Utterance"])
                 rows.append((dia, utt, line, row))
+        _check_row_count(path, len(rows), MELD_ROWS[split], f"MELD {split} split")
         rows.sort(key=lambda r: (r[0], r[1]))
         records, history, seen = [], defaultdict(list), set()
         for dia, utt, line, row in rows:
@@ -406,7 +461,7 @@ def _iemocap_dialog(root: Path, session: int, dialog: str, skipped: Counter):
     epath = base / "EmoEvaluation" / f"{dialog}.txt"
     _require_file(epath, f"IEMOCAP evaluation file for {dialog}")
     turns = []
-    with open(tpath, encoding="utf-8", errors="strict") as f:
+    with open_text(tpath) as f:
         for line_no, line in enumerate(f, 1):
             line = line.rstrip("\r\n")
             if not line.strip():
@@ -419,7 +474,7 @@ def _iemocap_dialog(root: Path, session: int, dialog: str, skipped: Counter):
             else:
                 raise MalformedRow(tpath, line_no, "a turn line 'SesNNX_<dialog>_<turn> [start-end]: text'", line)
     labels = {}
-    with open(epath, encoding="utf-8") as f:
+    with open_text(epath) as f:
         for line_no, line in enumerate(f, 1):
             line = line.rstrip("\r\n")
             if not line.strip() or line.startswith("%") or _IEMOCAP_ANNOTATION.match(line):
@@ -506,6 +561,10 @@ def read_iemocap(root: str | os.PathLike | None, protocol: int = 4, seed: int = 
                         meta={"session": session, "dialog": dialog, "raw_label": raw,
                               "actor": f"{turn_id[:5]}_{speaker}"}))
                 history.append((speaker, text))
+    for split, records in out.items():
+        if not records and (split != "dev" or n_dev):  # dev_share 0 asks for no dev set
+            raise DataError(f"{root}: no labelled {split} turns under the {protocol}-class protocol; expected "
+                            "Session1-4 (train, dev) and Session5 (test) to hold transcribed, labelled turns")
     out.skipped = {k: v for k, v in skipped.items() if v}
     out.excluded = dict(excluded)
     return out
@@ -537,7 +596,7 @@ def read_emocontext(root: str | os.PathLike | None, files: Optional[dict[str, st
             raise DatasetNotSupplied(f"{path}: EmoContext {split} file not found; data.emocontext_dir must hold "
                                      f"{', '.join((files or EMOCONTEXT_FILES).values())} (the labelled releases)")
         records = []
-        with open(path, encoding="utf-8", newline="") as f:
+        with open_text(path, newline="") as f:
             for line_no, line in enumerate(f, 1):
                 line = line.rstrip("\r\n")
                 if line_no == 1:
@@ -557,6 +616,7 @@ def read_emocontext(root: str | os.PathLike | None, files: Optional[dict[str, st
                 records.append(EmotionRecord(
                     id=f"{split}/{cid}", text=t3, labels=[label], split=split, dataset="emocontext",
                     context=_format_context([("A", t1), ("B", t2)], None), speaker="A"))
+        _check_row_count(path, len(records), None, f"EmoContext {split} conversations after the header")
         out[split] = records
     return out
 
@@ -571,7 +631,7 @@ def read_fairytaleqa(root: str | os.PathLike) -> list[Narrative]:
     """
     path = _require_file(Path(root) / "stories.jsonl", "FairytaleQA stories.jsonl")
     stories = []
-    with open(path, encoding="utf-8") as f:
+    with open_text(path) as f:
         for line_no, line in enumerate(f, 1):
             if not line.strip():
                 continue
@@ -588,6 +648,7 @@ def read_fairytaleqa(root: str | os.PathLike) -> list[Narrative]:
                 id=str(row["id"]), title=str(row["id"]).replace("-", " ").strip().capitalize(),
                 text="\n\n".join(sections), split="dev" if row["split"] == "val" else row["split"],
                 meta={"origin": row.get("origin"), "source_file": row.get("source_file"), "sections": sections}))
+    _check_row_count(path, len(stories), None, "FairytaleQA stories, one JSON object per line")
     return stories
 
 
@@ -607,9 +668,8 @@ def read_wikiplots(root: str | os.PathLike | None) -> list[Narrative]:
 
 def _lines(path: Path) -> Iterable[str]:
     """The lines of a UTF-8 file split on ``\\n`` only, without the ``\\n``."""
-    with open(path, encoding="utf-8", newline="\n") as f:
-        for line in f:
-            yield line[:-1] if line.endswith("\n") else line
+    for line in open_text(path, newline="\n"):
+        yield line[:-1] if line.endswith("\n") else line
 
 
 def read_wikiplots_with_counts(root: str | os.PathLike | None) -> tuple[list[Narrative], dict[str, int]]:
@@ -633,6 +693,7 @@ def read_wikiplots_with_counts(root: str | os.PathLike | None) -> tuple[list[Nar
             current.append(line)
     if current:
         raise MalformedRow(plots_path, last_line, "every plot to end with a line '<EOS>'", current[-1])
+    _check_row_count(plots_path, len(plots), None, "WikiPlots plots, each ended by a line '<EOS>'")
     if len(plots) != len(titles):
         raise DataError(f"{plots_path}: {len(plots)} plots (ended by <EOS>) but {titles_path} has "
                         f"{len(titles)} titles; expected one title per plot, in the same order")

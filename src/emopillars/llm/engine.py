@@ -34,7 +34,7 @@ from typing import Any, Callable, Optional
 from emopillars.contracts.synthesis import GenerationStats
 from emopillars.llm.backends import Backend, Call, hardware, make_backend, require_backend, versions
 from emopillars.llm.cache import GenerationCache
-from emopillars.llm.types import CacheMissError, GenerationRequest, GenerationResult, stable_hash
+from emopillars.llm.types import CacheMissError, GenerationRequest, GenerationResult, check_request, stable_hash
 from emopillars.llm.validation import TruncationPolicy, settle_truncated, validate_answer
 
 KEY_VERSION = 1
@@ -183,7 +183,13 @@ class Engine:
 
     # ------------------------------------------------------------------ generation
     def generate(self, requests: list[GenerationRequest], desc: str = "generate") -> list[GenerationResult]:
-        """One result per request, in order; see the module docstring for what happens to each."""
+        """One result per request, in order; see the module docstring for what happens to each.
+
+        Every request is checked first (:func:`~emopillars.llm.types.check_request`): a bad one raises
+        :class:`~emopillars.llm.types.InvalidRequest` before the cache is read or the model loads.
+        """
+        for i, r in enumerate(requests, 1):
+            check_request(r, f"request {i} ({r.tag!r})" if r.tag else f"request {i}")
         started = time.perf_counter()
         keys = [self.key(r) for r in requests]
         first: dict[str, GenerationRequest] = {}

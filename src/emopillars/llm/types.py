@@ -3,17 +3,24 @@
 A request is everything that changes the answer (messages, sampling, seed,
 sample index, schema) plus a ``tag`` and ``meta`` that travel with it but are
 not part of the cache key.
+
+:class:`RequestSpec` is a request as ``emopillars generate`` reads it (one
+JSON object a line); :func:`check_request` holds every request to the same
+rules before the engine answers it, so a bad request stops before any model
+loads and names the field.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
+import importlib
 import json
 from dataclasses import dataclass, field
 from typing import Any, Literal, Optional, Type
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 
 @dataclass(frozen=True)
@@ -51,6 +58,97 @@ class GenerationRequest:
 
     def json_schema(self) -> Optional[dict[str, Any]]:
         return schema_of(self.schema) if self.schema is not None else None
+
+
+# --------------------------------------------------------------------------- validation
+# Modules a request may name its answer schema from ("module:Class"); nothing else is imported.
+SCHEMA_MODULES = ("emopillars.synth.schemas",)
+
+
+class InvalidRequest(ValueError):
+    """A generation request breaks the request rules; the message names the request and the field."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+
+
+class ChatMessage(_Strict):
+    role: Literal["system", "user", "assistant"]
+    content: str = Field(min_length=1)
+
+    @field_validator("content")
+    @classmethod
+    def _not_blank(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("content is blank; expected text")
+        return v
+
+
+class SamplingSpec(_Strict):
+    """The sampling settings of a request, with :class:`SamplingParams`' defaults and the ranges backends accept."""
+
+    temperature: float = Field(0.8, ge=0)
+    top_p: float = Field(0.95, gt=0, le=1)
+    max_tokens: int = Field(256, ge=1)
+    repetition_penalty: float = Field(1.0, gt=0)
+
+
+class RequestSpec(_Strict):
+    """One request as a JSON object; ``schema`` is ``"module:Class"`` in one of :data:`SCHEMA_MODULES`."""
+
+    messages: list[ChatMessage] = Field(min_length=1)
+    sampling: SamplingSpec = Field(default_factory=SamplingSpec)
+    seed: int = 0
+    sample_index: int = Field(0, ge=0)
+    schema_: Optional[str] = Field(None, alias="schema")
+    tag: str | int = ""
+    meta: dict[str, Any] = Field(default_factory=dict)
+
+
+def describe_validation_error(err: ValidationError) -> str:
+    """``field: problem`` for each problem of a pydantic error, joined with ``; `` (one line)."""
+    parts = []
+    for e in err.errors():
+        key = ".".join(str(p) for p in e["loc"]) or "request"
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            msg = "unknown field"
+        elif e["type"] not in ("missing",) and not isinstance(e.get("input"), (dict, list)):
+            msg += f" (got {e.get('input')!r})"
+        parts.append(f"{key}: {msg}")
+    return "; ".join(parts)
+
+
+def resolve_schema(ref: Any) -> Type[BaseModel]:
+    """The pydantic model class ``ref`` (``"module:Class"``) names, from the project's schema modules only."""
+    expected = f"'module:Class' naming a pydantic model in {', '.join(SCHEMA_MODULES)}"
+    module, _, name = ref.partition(":") if isinstance(ref, str) else ("", "", "")
+    if module not in SCHEMA_MODULES or not name.isidentifier():
+        raise InvalidRequest(f"schema: expected {expected}, got {ref!r}")
+    model = getattr(importlib.import_module(module), name, None)
+    if not (isinstance(model, type) and issubclass(model, BaseModel)):
+        raise InvalidRequest(f"schema: {ref!r} is not a pydantic model class; expected {expected}")
+    return model
+
+
+def check_request(request: "GenerationRequest", where: str = "") -> None:
+    """Raise :class:`InvalidRequest` (``where: field: problem``) unless ``request`` keeps the request rules."""
+    where = where or f"request {request.tag!r}"
+    problem = None
+    if request.schema is not None and not (isinstance(request.schema, type) and issubclass(request.schema, BaseModel)):
+        problem = f"schema: expected a pydantic model class, got {request.schema!r}"
+    elif not isinstance(request.sampling, SamplingParams):
+        problem = f"sampling: expected SamplingParams, got {type(request.sampling).__name__}"
+    else:
+        try:
+            RequestSpec.model_validate({"messages": request.messages, "sampling": dataclasses.asdict(request.sampling),
+                                        "seed": request.seed, "sample_index": request.sample_index,
+                                        "meta": request.meta})
+        except ValidationError as e:
+            problem = describe_validation_error(e)
+    if problem:
+        raise InvalidRequest(f"{where}: {problem}")
 
 
 @functools.lru_cache(maxsize=None)

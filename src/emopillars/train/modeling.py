@@ -279,12 +279,13 @@ def build_classifier(
     _set_labels(config, labels, multi_label)
     if pooling == "mean":
         family = FOLDABLE[config.model_type]
-        encoder = AutoModel.from_pretrained(str(encoder_dir), config=config, dtype=torch.float32,
+        encoder = AutoModel.from_pretrained(str(encoder_dir), config=config, dtype=torch.float32, use_safetensors=True,
                                             **_without_pooler(config))
         model = MeanPoolClassifier(encoder, len(labels), dropout=_head_dropout(config),
                                    activation=family.activation_name(config))
     else:
-        hf = AutoModelForSequenceClassification.from_pretrained(str(encoder_dir), config=config, dtype=torch.float32)
+        hf = AutoModelForSequenceClassification.from_pretrained(str(encoder_dir), config=config, dtype=torch.float32,
+                                                                use_safetensors=True)
         model = ClsClassifier(hf)
     model.labels = list(labels)
     model.multi_label = multi_label
@@ -523,7 +524,7 @@ def verify_export(model, model_dir: str | Path, tokenizer=None) -> float:
     """
     from transformers import AutoModelForSequenceClassification
 
-    hf = AutoModelForSequenceClassification.from_pretrained(str(model_dir), dtype=torch.float32)
+    hf = AutoModelForSequenceClassification.from_pretrained(str(model_dir), dtype=torch.float32, use_safetensors=True)
     return _checked(model, hf, tokenizer, "export (reloaded)")
 
 
@@ -531,7 +532,7 @@ def load_classifier(model_dir: str | Path):
     """Load an exported classifier folder (any family, either pooling) in its training form (for fine-tuning)."""
     from transformers import AutoModelForSequenceClassification
 
-    hf = AutoModelForSequenceClassification.from_pretrained(str(model_dir), dtype=torch.float32)
+    hf = AutoModelForSequenceClassification.from_pretrained(str(model_dir), dtype=torch.float32, use_safetensors=True)
     if _meta(hf.config).get("folded_pooling_layer") is not None:
         model = unfold_mean_pooling(hf)
     else:

@@ -27,24 +27,29 @@ class Input:
 
 
 def read_inputs(path: str | Path, text_column: str = "text") -> list[Input]:
-    """Inputs from a CSV (header row) or JSONL file; column/key ``text_column`` (or ``utterance``) is the text.
+    """Inputs from a CSV or TSV (header row) or JSONL file; column/key ``text_column`` (or ``utterance``) is the text.
 
     Optional columns: ``id``, ``context``, ``character``, ``character_description``.
-    An empty text stops with the file and line.
+    A TSV is split on tabs, one row per line (quotes are text); a CSV follows
+    CSV quoting. An empty file, a header without rows, a row with more or fewer
+    fields than the header, an empty text or bytes that are not UTF-8 stop with
+    the file and line. A UTF-8 byte-order mark is accepted.
     """
+    from emopillars.io import open_text, read_jsonl
+
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: input file not found")
-    if path.suffix.lower() == ".jsonl":
-        from emopillars.io import read_jsonl
-
+    suffix = path.suffix.lower()
+    if suffix == ".jsonl":
         rows = [(i, r) for i, r in enumerate(read_jsonl(path), 1)]
-    elif path.suffix.lower() in (".csv", ".tsv"):
-        with open(path, newline="", encoding="utf-8") as f:
-            reader = csv.DictReader(f, delimiter="\t" if path.suffix.lower() == ".tsv" else ",")
-            rows = [(i, r) for i, r in enumerate(reader, 2)]
+    elif suffix in (".csv", ".tsv"):
+        rows = _table_rows(path, open_text(path, newline=""), "\t" if suffix == ".tsv" else ",")
     else:
         raise ValueError(f"{path}: expected a .csv, .tsv or .jsonl file")
+    if not rows:
+        raise ValueError(f"{path}: no inputs; expected " + ("one JSON object per line" if suffix == ".jsonl" else
+                                                            "a header row and at least one row under it"))
     out = []
     for line, row in rows:
         if not isinstance(row, dict):
@@ -53,30 +58,89 @@ def read_inputs(path: str | Path, text_column: str = "text") -> list[Input]:
         if text is None:
             raise ValueError(f"{path}:{line}: no '{text_column}' column (columns: {', '.join(row)}); "
                              "choose the text column with --text-column")
-        if not str(text).strip():
-            raise ValueError(f"{path}:{line}: empty text")
-        out.append(Input(str(text), row.get("context") or None, row.get("character") or None,
+        if isinstance(text, (int, float)) and not isinstance(text, bool):
+            text = str(text)
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError(f"{path}:{line}: empty text; expected a non-empty string in '{text_column}', got {text!r}")
+        out.append(Input(text, row.get("context") or None, row.get("character") or None,
                          row.get("character_description") or None, str(row.get("id") or line)))
     return out
+
+
+def _table_rows(path: Path, f, delimiter: str) -> list[tuple[int, dict]]:
+    """``(line, row)`` of a CSV/TSV with a header; a row whose field count differs from the header's stops."""
+    tsv = delimiter == "\t"
+    reader = csv.reader(f, delimiter=delimiter, quoting=csv.QUOTE_NONE if tsv else csv.QUOTE_MINIMAL)
+    header = next(reader, None)
+    if header is None:
+        return []
+    rows, end = [], reader.line_num
+    for fields in reader:
+        line, end = end + 1, reader.line_num
+        if not fields:
+            continue
+        if len(fields) != len(header):
+            kind = "tab" if tsv else "comma"
+            raise ValueError(f"{path}:{line}: expected {len(header)} {kind}-separated fields as in the header "
+                             f"({', '.join(header)}), found {len(fields)}"
+                             + (" (a text cannot hold a tab)" if tsv and len(fields) > len(header) else ""))
+        rows.append((line, dict(zip(header, fields))))
+    return rows
+
+
+DEFAULT_MAX_LENGTH = 128
+
+
+def check_threshold(threshold: Optional[float]) -> None:
+    """A global decision threshold must be a finite number in [0, 1] (``nan`` would select no label at all)."""
+    if threshold is not None and not (isinstance(threshold, (int, float)) and 0.0 <= threshold <= 1.0):
+        raise ValueError(f"--threshold {threshold}: expected a number from 0 to 1")
+
+
+def check_positive(flag: str, value) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{flag} {value}: expected a whole number of at least 1")
+
+
+def _max_positions(config) -> Optional[int]:
+    """How many token positions the model has (RoBERTa-type models keep two for padding offsets)."""
+    n = getattr(config, "max_position_embeddings", None)
+    if not isinstance(n, int):
+        return None
+    return n - 2 if config.model_type in ("roberta", "xlm-roberta", "camembert", "mpnet") else n
 
 
 class Predictor:
     """An exported model plus its decision rule."""
 
     def __init__(self, model_dir: str | Path, threshold: Optional[float] = None, device: str = "cpu",
-                 max_length: int = 128):
+                 max_length: Optional[int] = None):
+        """``max_length`` (tokens per input) defaults to 128, or fewer when the model has fewer positions."""
         import torch
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
         from emopillars.train.export import load_thresholds
 
+        from emopillars.models import require_safetensors
+
         model_dir = Path(model_dir)
         if not (model_dir / "config.json").exists():
             raise FileNotFoundError(f"{model_dir}: not a model folder (no config.json)")
+        check_threshold(threshold)
+        if max_length is not None:
+            check_positive("--max-length", max_length)
+        require_safetensors(model_dir)
         self.rule = {"kind": "global", "global": float(threshold)} if threshold is not None else load_thresholds(model_dir)
-        self.model = AutoModelForSequenceClassification.from_pretrained(str(model_dir)).to(device).eval()
+        self.model = AutoModelForSequenceClassification.from_pretrained(str(model_dir), use_safetensors=True)
+        self.model = self.model.to(device).eval()
         self.tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
         config = self.model.config
+        positions = _max_positions(config)
+        if max_length is None:
+            max_length = min(DEFAULT_MAX_LENGTH, positions or DEFAULT_MAX_LENGTH)
+        elif positions is not None and max_length > positions:
+            raise ValueError(f"--max-length {max_length}: expected at most {positions}, the positions of the model in "
+                             f"{model_dir}")
         self.labels = [config.id2label[i] for i in range(config.num_labels)]
         self.multi_label = config.problem_type != "single_label_classification"
         meta = getattr(config, "emopillars", None) or {}
@@ -89,6 +153,7 @@ class Predictor:
         from emopillars.train.data import Encoded
         from emopillars.train.trainer import predict_probs
 
+        check_positive("--batch-size", batch_size)
         for i, x in enumerate(inputs):
             if not isinstance(x.text, str) or not x.text.strip():
                 raise ValueError(f"input {x.id or i + 1}: empty text")

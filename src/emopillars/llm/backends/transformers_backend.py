@@ -14,7 +14,7 @@ from typing import Any
 
 from emopillars.llm.backends import Backend, Call, Completion, hardware, versions
 from emopillars.llm.types import stable_hash
-from emopillars.models import require_model_dir
+from emopillars.models import require_model_dir, require_safetensors
 
 
 class TransformersBackend(Backend):
@@ -22,7 +22,7 @@ class TransformersBackend(Backend):
     supports_structured_output = False
 
     def __init__(self, model_dir: str | Path, llm_params):
-        model_dir = require_model_dir(model_dir, "generator")
+        model_dir = require_safetensors(require_model_dir(model_dir, "generator"))
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -34,7 +34,8 @@ class TransformersBackend(Backend):
         self.tokenizer = AutoTokenizer.from_pretrained(model_dir, padding_side="left")
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
-        self.model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=getattr(torch, dtype)).to(self.device).eval()
+        self.model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=getattr(torch, dtype),
+                                                          use_safetensors=True).to(self.device).eval()
         self.max_model_len = llm_params.max_model_len
         self.dtype = dtype
 

@@ -85,7 +85,7 @@ class VLLMBackend(Backend):
             gpu_memory_utilization=llm_params.gpu_memory_utilization,
             tensor_parallel_size=llm_params.tensor_parallel_size,
             enforce_eager=llm_params.enforce_eager,
-            trust_remote_code=False,
+            load_format="safetensors",  # never a pickle checkpoint; vLLM runs no custom model code by default
             seed=0,
         )
         if not on_gpu:
