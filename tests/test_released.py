@@ -296,3 +296,39 @@ def test_released_switch_needs_a_location():
     raw["train"]["released_dir"] = None
     with pytest.raises(ParamsError, match="released_dir is not set"):
         parse_params(raw, "params.yaml")
+
+
+def test_released_profile_trains_a_tiny_encoder_end_to_end_with_a_sample(tmp_path, embedder_dir):
+    """The released profile's params, the released and train stages, a tiny random RoBERTa, the sample knob."""
+    from emopillars.train.encoder import tiny_encoder
+
+    texts = [line["utterance"] for p in (RELEASE / "context-less").glob("*.jsonl") for line in _lines(p)]
+    encoder = tiny_encoder(tmp_path / "encoder", "roberta", corpus=texts)
+    params = _params(tmp_path, released_dir=str(RELEASE), epochs=1, max_length=48, max_train_examples=24)
+    raw = yaml.safe_load(params.read_text())
+    raw["evaluate"]["bootstrap_samples"] = 50
+    params.write_text(yaml.safe_dump(raw))
+    data = tmp_path / "data" / "released"
+    proc = subprocess.run([sys.executable, str(ROOT / "stages" / "released.py"), "--params", str(params),
+                           "--embedder", str(embedder_dir), "--out", str(data), "--metrics",
+                           str(tmp_path / "released.json")], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out, metrics = tmp_path / "model", tmp_path / "train.json"
+    proc = subprocess.run([sys.executable, str(ROOT / "stages" / "train.py"), "--params", str(params), "--variant",
+                           "contextless", "--data", str(data / "contextless"), "--encoder", str(encoder), "--out",
+                           str(out), "--metrics", str(metrics), "--plots", str(tmp_path / "plots")],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    record = json.loads(metrics.read_text())
+    assert record["source"] == "released" and record["profile"] == "released"
+    assert record["data"] == f"{RELEASE}/contextless"
+    assert record["n_train"] == 24 and record["n_test"] == len(_lines(RELEASE / "context-less" / "test.jsonl"))
+    assert "released train split" in record["protocol"]
+    assert "Emo Pillars released contextless data" in (out / "README.md").read_text()
+    # the stage refuses a folder that the released stage did not write, in one line
+    proc = subprocess.run([sys.executable, str(ROOT / "stages" / "train.py"), "--params", str(params), "--variant",
+                           "contextless", "--data", str(ROOT / "tests" / "fixtures" / "released"), "--encoder",
+                           str(encoder), "--out", str(tmp_path / "m2"), "--metrics", str(tmp_path / "t2.json"),
+                           "--plots", str(tmp_path / "p2")], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1].startswith("train: error: ") and "train.data_dir" in proc.stderr
