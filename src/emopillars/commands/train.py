@@ -65,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
             label = (f"{source.repo_id}@{source.resolved_commit}" if source.kind == "hub" else str(source.folder))
             record, _ = train_emopillars(args.variant, f"{tmp}/released/{args.variant}", resolve_encoder(args.encoder),
                                          tp, params.evaluate, args.out, data_label=f"{label}/{args.variant}")
+        record = record.model_copy(update={"source": "released"})
     if args.metrics:
         record.write(args.metrics)
     m = record.metrics["macro_f1"]
