@@ -16,9 +16,9 @@ import time
 from pathlib import Path
 
 from emopillars.config import load_params
+from emopillars.data.released import ReleasedDataError, check_prepared
 from emopillars.io import write_text
 from emopillars.train.distributed import is_main_process, maybe_relaunch
-from emopillars.data.released import ReleasedDataError, check_prepared
 from emopillars.train.emopillars import train_emopillars
 from emopillars.train.encoder import resolve_encoder
 from emopillars.train.modeling import check_pooling
