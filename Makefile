@@ -23,7 +23,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 help:
 	@echo "make test       set up .venv and run the fast test suite (CI)"
 	@echo "make test-slow  run the slow end-to-end tests (smoke pipeline through vLLM)"
-	@echo "make repro      run the pipeline with dvc (PROFILE=smoke|default|rehearsal|paper, default: default)"
+	@echo "make repro      run the pipeline with dvc (PROFILE=smoke|default|rehearsal|paper|released, default: default)"
 	@echo "make rehearsal  the paper profile's code paths at CPU size (what CI runs after the tests)"
 	@echo "make gpu-check  CUDA check: tiny RoBERTa trained under bf16/fp16 autocast, exported, reloaded (needs a GPU)"
 	@echo "make bench      run the benchmarks; results in bench/results/"
@@ -54,9 +54,13 @@ test-all: setup
 	$(BIN)/python -m pytest -q
 
 # The profile is chosen through DVC's Hydra integration (conf/ -> params.yaml).
+# PROFILE=released trains on the published data: only the stages that training, transfer and zero-shot need
+# run (no generation stage), then the reports are rebuilt from the outputs that exist.
+REPRO_TARGETS := $(if $(filter released,$(PROFILE)),released train transfer zeroshot targets)
 repro: setup
 	$(BIN)/dvc config hydra.enabled true
-	$(BIN)/dvc exp run -S profile=$(PROFILE)
+	$(BIN)/dvc exp run -S profile=$(PROFILE) $(REPRO_TARGETS)
+	$(if $(REPRO_TARGETS),$(BIN)/python -m emopillars.report.rebuild humaneval_import aggregate tables figures)
 
 # The paper profile's choices at CPU size (WikiPlots fixture, random RoBERTa-type encoder, five benchmarks,
 # two vLLM engines, two DDP processes); about 15 minutes on 2 cores. It writes this workspace's params.yaml,
@@ -128,7 +132,7 @@ paper-pages: paper
 
 # ------------------------------------------------------------------ benchmarks
 # `bench` runs every benchmark; each area adds its own bench-* target as a prerequisite.
-bench: bench-engine bench-synth bench-train bench-export bench-rehearsal
+bench: bench-engine bench-synth bench-train bench-export bench-rehearsal bench-released
 
 # Export round trip of every encoder family x pooling (max abs logit diff after reload; ~5 min on 2 CPU cores
 # with the roberta-large width).
@@ -159,6 +163,11 @@ bench-scale: setup
 	$(BIN)/python bench/scale.py --out bench/results/scale.json
 
 # Training loop vs a bare PyTorch loop (samples/s ratio, target >= 0.90) and predict sentences/s (~3 min on 2 CPU cores).
+# Training throughput on a released-format sample, extrapolated to the released profile and the full release.
+.PHONY: bench-released
+bench-released: setup
+	$(BIN)/python bench/released_cost.py --out bench/results/released_cost.json
+
 .PHONY: bench-train
 bench-train: setup
 	$(BIN)/python bench/train.py --out bench/results/train.json

@@ -1,7 +1,8 @@
 """Stage train: fine-tune one Emo Pillars model (contextless or contextual) and export it.
 
 With ``train.source: released`` the model trains on the released Emo Pillars
-files in ``train.released_dir`` instead of the pipeline's synthetic data.
+data as the released stage wrote it (``train.data_dir: data/released``)
+instead of the pipeline's synthetic data.
 With ``train.num_processes`` above 1 (``auto``: one per visible GPU) the stage
 starts itself again in that many data-parallel processes (see
 :mod:`emopillars.train.distributed`); only the main one writes the outputs.
@@ -15,10 +16,11 @@ import time
 from pathlib import Path
 
 from emopillars.config import load_params
+from emopillars.data.released import ReleasedDataError, check_prepared
 from emopillars.errors import require_writable, run_main
 from emopillars.io import write_text
 from emopillars.train.distributed import is_main_process, maybe_relaunch
-from emopillars.train.emopillars import released_variant_dir, train_emopillars
+from emopillars.train.emopillars import train_emopillars
 from emopillars.train.encoder import resolve_encoder
 from emopillars.train.modeling import check_pooling
 
@@ -55,14 +57,23 @@ def main(argv=None) -> int:
     if code is not None:
         return code
     data_dir = Path(args.data)
+    data_label = None
     if tp.source == "released":
-        if not tp.released_dir:
-            raise SystemExit("train.source is 'released' but train.released_dir is not set: point it at the folder "
-                             "holding the released train.jsonl, dev.jsonl and test.jsonl")
-        data_dir = released_variant_dir(tp.released_dir, args.variant)
+        try:
+            release = check_prepared(data_dir)
+        except ReleasedDataError as e:
+            print(f"train: error: {e}", file=sys.stderr)
+            return 2
+        src = release["source"]
+        data_label = (f"{src['repo_id']}@{src['resolved_commit']}/{args.variant}" if src["kind"] == "hub"
+                      else f"{src['folder']}/{args.variant}")
     started = time.time()
-    record, history = train_emopillars(args.variant, data_dir, resolve_encoder(args.encoder), tp, params.evaluate,
-                                       args.out, progress=is_main_process())
+    try:
+        record, history = train_emopillars(args.variant, data_dir, resolve_encoder(args.encoder), tp, params.evaluate,
+                                           args.out, progress=is_main_process(), data_label=data_label)
+    except (ValueError, FileNotFoundError) as e:
+        print(f"train: error: {e}", file=sys.stderr)
+        return 2
     if not is_main_process():
         return 0
     record = record.model_copy(update={"source": tp.source, "profile": params.profile})

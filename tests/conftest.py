@@ -74,8 +74,9 @@ def vllm_backend(generator_dir):
 
 # --------------------------------------------------------------------------- classifiers
 @pytest.fixture(scope="session")
-def released_model(tmp_path_factory, encoder_dir):
-    """The train stage run with ``train.source: released`` on tests/fixtures/released (one short epoch).
+def released_model(tmp_path_factory, encoder_dir, embedder_dir):
+    """The released and train stages run with ``train.source: released`` on tests/fixtures/emopillars_release
+    (the contextual variant, one short epoch).
 
     Returns ``(model folder, metrics record, plots folder)``; shared by the training and predict tests.
     """
@@ -88,15 +89,20 @@ def released_model(tmp_path_factory, encoder_dir):
     from emopillars.profiles import compose
 
     tmp = tmp_path_factory.mktemp("released")
-    params = compose("smoke", tmp / "params.yaml", ROOT / "conf")
+    params = compose("released", tmp / "params.yaml", ROOT / "conf")
     raw = yaml.safe_load(params.read_text())
-    raw["train"].update(source="released", released_dir=str(ROOT / "tests" / "fixtures" / "released"), epochs=1,
+    raw["train"].update(released_dir=str(ROOT / "tests" / "fixtures" / "emopillars_release"), epochs=1,
                         max_length=48)
     raw["evaluate"]["bootstrap_samples"] = 50
     params.write_text(yaml.safe_dump(raw))
+    data = tmp / "data" / "released"
+    proc = subprocess.run([sys.executable, str(ROOT / "stages" / "released.py"), "--params", str(params),
+                           "--embedder", str(embedder_dir), "--out", str(data), "--metrics",
+                           str(tmp / "released.json")], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-2000:]
     out, metrics, plots = tmp / "model", tmp / "metrics.json", tmp / "plots"
     proc = subprocess.run([sys.executable, str(ROOT / "stages" / "train.py"), "--params", str(params),
-                           "--variant", "contextual", "--data", str(tmp / "not-generated"), "--encoder",
+                           "--variant", "contextual", "--data", str(data / "contextual"), "--encoder",
                            str(encoder_dir), "--out", str(out), "--metrics", str(metrics), "--plots", str(plots)],
                           capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-2000:]

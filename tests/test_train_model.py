@@ -154,8 +154,9 @@ def test_short_goemotions_training_moves_the_loss_and_exports_a_loadable_model(m
 
 def test_released_data_switch_trains_on_the_released_files(released_model):
     out, metrics, plots = released_model
-    assert metrics["source"] == "released" and metrics["data"] == str(RELEASED)
-    assert metrics["n_train"] == 48 and metrics["n_test"] == 12
+    release = ROOT / "tests" / "fixtures" / "emopillars_release"
+    assert metrics["source"] == "released" and metrics["data"] == f"{release}/contextual"
+    assert metrics["n_train"] == 36 and metrics["n_test"] == 20
     m = metrics["metrics"]["macro_f1"]
     assert m["ci_low"] <= m["value"] <= m["ci_high"]
     card = (out / "README.md").read_text()

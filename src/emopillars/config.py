@@ -234,7 +234,12 @@ class DatasetStatsParams(Section):
 class TrainParams(Section):
     targets: Literal["soft", "hard"]
     source: Literal["synthetic", "released"]
-    released_dir: Optional[str] = Field(description="folder with released train/dev/test.jsonl (source: released)")
+    released_dir: Optional[str] = Field(description="the released Emo Pillars data (source: released): a folder, or "
+                                                    "a hub dataset id such as alex-shvets/EmoPillars")
+    released_revision: Optional[str] = Field(description="hub revision of released_dir (a commit pins it); null: "
+                                                         "main, with the resolved commit recorded")
+    data_dir: str = Field(description="folder with contextless/ and contextual/ splits that training reads: "
+                                      "data/emopillars (curate) or data/released (the released stage)")
     pooling: Literal["mean", "cls"]
     epochs: float = Field(gt=0)
     batch_size: int = Field(ge=1)
@@ -254,6 +259,13 @@ class TrainParams(Section):
     num_processes: Annotated[int, Field(ge=1)] | Literal["auto"] = Field(
         description='DDP processes: "auto" = one per visible CUDA GPU (1 without a GPU); N > 1 without a GPU runs '
                     "N CPU processes")
+
+    @model_validator(mode="after")
+    def _released_needs_a_location(self) -> "TrainParams":
+        if self.source == "released" and not self.released_dir:
+            raise ValueError("source is 'released' but released_dir is not set: give a folder of the released data "
+                             "or the hub id alex-shvets/EmoPillars")
+        return self
 
 
 def _registered_benchmark(name: str) -> str:
@@ -369,7 +381,7 @@ class ReportParams(Section):
 
 
 class Params(Section):
-    profile: Literal["smoke", "default", "paper", "rehearsal"]
+    profile: Literal["smoke", "default", "paper", "rehearsal", "released"]
     seed: int = Field(description="the root seed: the generation requests' seed, and every per-stage seed left null")
     data: DataParams
     models: ModelsParams

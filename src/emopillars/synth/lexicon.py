@@ -310,6 +310,43 @@ class TaxonomyMapper:
         return None
 
 
+@dataclass(frozen=True)
+class MappedScores:
+    """Scored emotion words resolved onto the classes.
+
+    ``ranked`` is ``{class: score}`` (a class keeps its best word's score), strongest first, ties in taxonomy
+    order; ``unmapped`` holds the out-of-taxonomy words with their scores; ``trace`` is
+    ``{word: [[class or None, how], ...]}`` (a word like 'fear/anger' has one entry per part).
+    """
+
+    ranked: dict[str, float]
+    unmapped: dict[str, float]
+    trace: dict[str, list]
+
+
+def map_scores(mapper: "TaxonomyMapper", scores: dict[str, float], names: Iterable[str] = ()) -> MappedScores:
+    """``{word: score}`` -> :class:`MappedScores`; each part of a split word carries the word's score."""
+    mapped: dict[str, float] = {}
+    trace: dict[str, list] = {}
+    unmapped: dict[str, float] = {}
+    for m in mapper.map_words(list(scores), names=names):
+        trace.setdefault(m.word, []).append([m.emotion, m.how])
+        if m.emotion is not None:
+            mapped[m.emotion] = max(mapped.get(m.emotion, 0.0), scores[m.word])
+        elif m.how == "out-of-taxonomy":
+            unmapped[m.word] = scores[m.word]
+    ranked = dict(sorted(mapped.items(), key=lambda kv: (-kv[1], EMOTIONS.index(kv[0]))))
+    return MappedScores(ranked, unmapped, trace)
+
+
+def labels_from_scores(ranked: dict[str, float], threshold: float) -> list[str]:
+    """The classes scoring at least ``threshold`` (the strongest if none does); neutral goes when another is there."""
+    labels = [e for e, s in ranked.items() if s >= threshold] or [next(iter(ranked))]
+    if len(labels) > 1 and "neutral" in labels:
+        labels.remove("neutral")
+    return labels
+
+
 def naive_label(word: str) -> str:
     """What a pipeline without mapping would use as a label: the lower-cased word itself."""
     return word.lower().strip()

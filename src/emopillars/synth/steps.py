@@ -18,7 +18,7 @@ from typing import Any, Iterable, Optional, Sequence
 
 from emopillars.llm.types import GenerationRequest, GenerationResult, SamplingParams
 from emopillars.synth import schemas
-from emopillars.synth.lexicon import SYNONYMS, TaxonomyMapper
+from emopillars.synth.lexicon import SYNONYMS, TaxonomyMapper, labels_from_scores, map_scores
 from emopillars.synth.prompts import load_template
 from emopillars.synth.text import (candidate_characters, clean_line, clean_name, complete_sentences, copies_passage,
                                    describes_speaker, excerpt, is_repetitive, known_word_share, name_key, name_problem,
@@ -405,32 +405,20 @@ class LabelsStep(Step):
         if not scores:
             return Outcome(rejects=[self.reject(row["id"], "no emotions", result.raw)])
         names = [row["character"], *row.get("passage_characters", [])]
-        mapping = self.mapper.map_words(list(scores), names=names)
-        mapped: dict[str, float] = {}
-        trace, unmapped = {}, {}
-        # one word can be split into parts ('fear/anger'): each part carries the word's score
-        for m in mapping:
-            trace.setdefault(m.word, []).append([m.emotion, m.how])
-            if m.emotion is not None:
-                mapped[m.emotion] = max(mapped.get(m.emotion, 0.0), scores[m.word])
-            elif m.how == "out-of-taxonomy":
-                unmapped[m.word] = scores[m.word]
-        if not mapped:
+        resolved = map_scores(self.mapper, scores, names)
+        if not resolved.ranked:
             return Outcome(rejects=[self.reject(row["id"], "no emotion in the taxonomy", result.raw,
-                                                all_emotions=scores, mapping=trace)])
-        ranked = sorted(mapped.items(), key=lambda kv: (-kv[1], EMOTIONS.index(kv[0])))
-        labels = [e for e, s in ranked if s >= self.params.threshold] or [ranked[0][0]]
-        if len(labels) > 1 and "neutral" in labels:
-            labels.remove("neutral")
+                                                all_emotions=scores, mapping=resolved.trace)])
+        labels = labels_from_scores(resolved.ranked, self.params.threshold)
         record = {
             **row,
             "raw_emotion_explication": " ".join(str(parsed.get("explanation", "")).split()),
             "all_emotions": scores,
-            "all_emotions_mapped": dict(ranked),
+            "all_emotions_mapped": resolved.ranked,
             "labels": labels,
             "primary_emotion": labels[0],
-            "unmapped_emotions": unmapped,
-            "emotion_mapping": trace,
+            "unmapped_emotions": resolved.unmapped,
+            "emotion_mapping": resolved.trace,
             **_trace(row, self.trace_key, self.prompt_hash, result.raw),
         }
         return Outcome(records=[record])
