@@ -107,3 +107,9 @@ def released_model(tmp_path_factory, encoder_dir, embedder_dir):
                           capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-2000:]
     return out, json.loads(metrics.read_text()), plots
+
+
+@pytest.fixture(autouse=True)
+def _no_debug_flag_leaks_between_tests(monkeypatch):
+    """``--debug`` sets EMOPILLARS_DEBUG for child processes; an in-process CLI test must not leave it set."""
+    monkeypatch.delenv("EMOPILLARS_DEBUG", raising=False)

@@ -169,7 +169,7 @@ def test_debug_flag_and_environment_show_the_traceback(tmp_path):
 
 def test_params_given_a_folder(tmp_path):
     line = one_line(cli("params", "--params", str(tmp_path)), "emopillars params")
-    assert f"{tmp_path}: Is a directory" in line
+    assert f"{tmp_path}: not a file; expected a params YAML file" in line
 
 
 @pytest.fixture
@@ -249,7 +249,7 @@ def test_predict_on_a_csv_without_rows_fails_before_the_model_loads(tmp_path, fa
     src = tmp_path / "in.csv"
     src.write_text(content)
     line = one_line(cli("predict", "--model", str(fake_model), "--input", str(src)), "emopillars predict")
-    assert f"{src}: no rows to predict" in line
+    assert f"{src}: no inputs; expected a header row" in line
 
 
 def test_predict_output_in_a_read_only_folder(tmp_path, fake_model, readonly):
@@ -287,7 +287,7 @@ def test_stage_output_in_a_read_only_folder(tmp_path, readonly):
 def test_stage_params_given_a_folder(tmp_path):
     proc = stage("curate", "--params", str(tmp_path), "--labels", "x", "--contexts", "y",
                  "--out-dir", str(tmp_path / "out"), "--metrics", str(tmp_path / "m.json"))
-    assert f"{tmp_path}: Is a directory" in one_line(proc, "curate")
+    assert f"{tmp_path}: not a file; expected a params YAML file" in one_line(proc, "curate")
 
 
 def test_stage_missing_input_is_one_line(tmp_path):

@@ -44,7 +44,7 @@ def tiny_classifier(folder: Path, labels, single_label: bool = False, seed: int 
     if meta:
         config.emopillars = meta
     torch.manual_seed(seed)
-    model = AutoModelForSequenceClassification.from_pretrained(encoder, config=config)
+    model = AutoModelForSequenceClassification.from_pretrained(encoder, config=config, use_safetensors=True)
     model.save_pretrained(folder, safe_serialization=True)
     AutoTokenizer.from_pretrained(encoder).save_pretrained(folder)
     return folder
@@ -55,7 +55,7 @@ def reordered(source: Path, folder: Path, labels) -> Path:
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    model = AutoModelForSequenceClassification.from_pretrained(source)
+    model = AutoModelForSequenceClassification.from_pretrained(source, use_safetensors=True)
     old = [model.config.id2label[i] for i in range(model.config.num_labels)]
     order = [old.index(l) for l in labels]
     head = model.classifier.out_proj
