@@ -232,10 +232,12 @@ class LoadedPeer:
 
         self.spec, self.source = spec, source
         try:
-            self.predictor = Predictor(source.folder, threshold=DEFAULT_THRESHOLD, device=_device(device),
-                                       max_length=max_length)
+            self.predictor = Predictor(source.folder, threshold=DEFAULT_THRESHOLD, device=_device(device))
         except (OSError, ValueError, KeyError) as e:
             raise ValueError(f"{spec.model}: cannot be loaded as a sequence classifier: {_first_line(e)}") from None
+        # max_length is a cap: a model with fewer positions reads as many tokens as it has positions.
+        positions = self.predictor.max_positions
+        self.predictor.max_length = min(max_length, positions) if positions else max_length
         self.labels = list(self.predictor.labels)
         self.architecture = type(self.predictor.model).__name__
         if spec.contextual is not None:

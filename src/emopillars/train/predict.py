@@ -147,6 +147,7 @@ class Predictor:
         self.contextual = (meta.get("input") or {}).get("variant") == "contextual"
         self.device = device
         self.max_length = max_length
+        self.max_positions = positions
         self._torch = torch
 
     def scores(self, inputs: Sequence[Input], batch_size: int = 64, progress: bool = True) -> np.ndarray:
