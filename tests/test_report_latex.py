@@ -67,6 +67,18 @@ def test_table_template_escapes_every_data_field():
     assert "| row\\\\header |" in md
 
 
+def test_a_row_header_starting_with_a_bracket_or_a_star_is_not_read_as_an_argument_of_the_line_break():
+    # After "\\" (or \midrule), "[1]" would be read as a length and stop the build; a "*" would be eaten by "\\*".
+    t = Table("rows", "c", "[first] header", [Column("n", compare=False)])
+    t.add_row("[1] source", [text_cell("a")])
+    t.add_row("*starred", [text_cell("b")])
+    tex, _ = render(t, TEMPLATES)
+    lines = tex.splitlines()
+    for header in ("[first] header", "[1] source", "*starred"):
+        line = next(l for l in lines if header in l)
+        assert line.startswith("{}" + header), line
+
+
 @pytest.mark.skipif(not (shutil.which("pdflatex") and shutil.which("pdftotext")), reason="pdflatex/pdftotext not installed")
 def test_escaped_injections_typeset_as_their_own_text(tmp_path):
     (tmp_path / "secret.tex").write_text("LEAKEDCONTENT\n")
