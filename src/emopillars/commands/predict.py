@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from pathlib import Path
 
 from emopillars.errors import positive_int, require_writable
 
@@ -29,7 +27,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from emopillars.train.predict import Input, Predictor, check_positive, check_threshold, read_inputs, write_predictions
+    from emopillars.train.predict import (Input, Predictor, check_positive, check_threshold, max_positions,
+                                         read_inputs, write_predictions)
 
     check_threshold(args.threshold)
     check_positive("--batch-size", args.batch_size)
@@ -43,10 +42,8 @@ def run(args: argparse.Namespace) -> int:
         inputs = [Input(t, args.context, name.strip() or None, desc.strip() or None, str(i))
                   for i, t in enumerate(args.text, 1)]
     else:
-        inputs = read_inputs(args.input, args.text_column)
-        if not inputs:
-            raise ValueError(f"{args.input}: no rows to predict (the file is empty or holds only a header)")
-    positions = _max_positions(args.model)
+        inputs = read_inputs(args.input, args.text_column)  # an empty or header-only file is an error there
+    positions = max_positions(args.model)
     if positions is not None and args.max_length is not None and args.max_length > positions:
         raise ValueError(f"--max-length {args.max_length}: the model in {args.model} reads at most {positions} "
                          f"tokens; give --max-length {positions} or less")
@@ -62,15 +59,3 @@ def run(args: argparse.Namespace) -> int:
         print(f"emopillars predict: {len(rows)} predictions -> {args.output}", file=sys.stderr)
     return 0
 
-
-def _max_positions(model_dir: str) -> int | None:
-    """The most tokens the model folder's encoder reads (its tokenizer's limit within its position table)."""
-    limits = []
-    for name, key in (("config.json", "max_position_embeddings"), ("tokenizer_config.json", "model_max_length")):
-        try:
-            value = json.loads((Path(model_dir) / name).read_text(encoding="utf-8")).get(key)
-        except (OSError, ValueError):
-            continue
-        if isinstance(value, int) and 0 < value < 1_000_000:  # tokenizers without a limit store a huge number
-            limits.append(value)
-    return min(limits) if limits else None

@@ -102,12 +102,26 @@ def check_positive(flag: str, value) -> None:
         raise ValueError(f"{flag} {value}: expected a whole number of at least 1")
 
 
-def _max_positions(config) -> Optional[int]:
-    """How many token positions the model has (RoBERTa-type models keep two for padding offsets)."""
-    n = getattr(config, "max_position_embeddings", None)
-    if not isinstance(n, int):
-        return None
-    return n - 2 if config.model_type in ("roberta", "xlm-roberta", "camembert", "mpnet") else n
+def max_positions(model_dir: str | Path) -> Optional[int]:
+    """How many tokens the model folder reads: its position table (RoBERTa-type models keep two for padding
+    offsets), within its tokenizer's limit. Read from the folder's JSON files, before any weights load."""
+    limits = []
+    config = _json_file(Path(model_dir) / "config.json")
+    n = config.get("max_position_embeddings")
+    if isinstance(n, int) and not isinstance(n, bool):
+        limits.append(n - 2 if config.get("model_type") in ("roberta", "xlm-roberta", "camembert", "mpnet") else n)
+    n = _json_file(Path(model_dir) / "tokenizer_config.json").get("model_max_length")
+    if isinstance(n, int) and not isinstance(n, bool) and 0 < n < 1_000_000:  # "no limit" is stored as a huge number
+        limits.append(n)
+    return min(limits) if limits else None
+
+
+def _json_file(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 class Predictor:
@@ -135,7 +149,7 @@ class Predictor:
         self.model = self.model.to(device).eval()
         self.tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
         config = self.model.config
-        positions = _max_positions(config)
+        positions = max_positions(model_dir)
         if max_length is None:
             max_length = min(DEFAULT_MAX_LENGTH, positions or DEFAULT_MAX_LENGTH)
         elif positions is not None and max_length > positions:
