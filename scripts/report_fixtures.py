@@ -10,7 +10,10 @@ What is copied, in the pipeline's own layout:
 - the training curves under ``outputs/plots/train/``, byte for byte;
 - the first ``--rows`` lines of each synthetic dataset's ``train.jsonl``
   (``data/emopillars/<dataset>/``), for the examples table and the
-  co-occurrence figure.
+  co-occurrence figure;
+- the human-evaluation sheet's items and key (``reports/humaneval/sheet/items.json``,
+  ``reports/humaneval/key.json``), so that tests can answer the sheet that
+  this run exported and import the answers with the real stage.
 
 The folder is rebuilt whole and replaced in one rename, so a failed run leaves
 the old fixtures in place and a file that the workspace no longer has does not
@@ -34,8 +37,9 @@ README = """# Report fixtures
 
 Outputs of a real pipeline run, copied by `scripts/report_fixtures.py` (`make report-fixtures`
 from a workspace that has run the pipeline, e.g. `make repro PROFILE=smoke`): every file under
-`outputs/metrics/` and `outputs/plots/train/`, and the first {rows} lines of each synthetic
-dataset's `train.jsonl`. Do not edit these files by hand; rerun the script.
+`outputs/metrics/` and `outputs/plots/train/`, the first {rows} lines of each synthetic
+dataset's `train.jsonl`, and the human-evaluation sheet's items and key. Do not edit these files by
+hand; rerun the script.
 """
 
 
@@ -66,6 +70,11 @@ def collect(workspace: Path, rows: int) -> dict[str, bytes]:
         if not path.is_file():
             raise FileNotFoundError(f"{path}: not found; the curate stage writes it")
         files[f"data/emopillars/{name}/train.jsonl"] = _head(path, rows)
+    for rel in ("reports/humaneval/sheet/items.json", "reports/humaneval/key.json"):
+        path = workspace / rel
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: not found; the humaneval_export stage writes it")
+        files[rel] = path.read_bytes()
     return files
 
 

@@ -23,6 +23,7 @@ def _workspace(tmp_path: Path, rows: int = 80) -> Path:
         target = ws / "data" / "emopillars" / name / "train.jsonl"
         target.parent.mkdir(parents=True)
         target.write_text("".join((src * (rows // max(len(src), 1) + 1))[:rows]))
+    shutil.copytree(FIX / "reports", ws / "reports")
     (ws / "outputs" / "metrics" / "synth" / ".labels.json.abc.tmp").write_text("{")  # a write in progress
     return ws
 
@@ -48,6 +49,7 @@ def test_fixtures_are_the_workspace_outputs_byte_for_byte_and_the_same_every_tim
     assert not [k for k in first if Path(k).name.startswith(".")]
     head = (ws / "data" / "emopillars" / "contextless" / "train.jsonl").read_text().splitlines(keepends=True)[:5]
     assert first["data/emopillars/contextless/train.jsonl"].decode() == "".join(head)
+    assert first["reports/humaneval/key.json"] == (ws / "reports" / "humaneval" / "key.json").read_bytes()
     assert "make report-fixtures" in first["README.md"].decode()
 
 

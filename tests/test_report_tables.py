@@ -17,6 +17,7 @@ from emopillars.report.results import aggregate, read_synthetic, transfer_runs
 from emopillars.report.table import render
 from emopillars.report import tables as T
 from emopillars.taxonomy import EMOTIONS
+from tests.helpers.humaneval_answers import metrics_with_humaneval
 
 FIX = Path(__file__).parent / "fixtures" / "results"
 TEMPLATES = Path(__file__).resolve().parents[1] / "reports" / "templates"
@@ -48,8 +49,8 @@ def test_aggregate_mirrors_the_metrics_folders(results):
     assert len(results["sources"]) == len(files)
     assert results["transfer"]["goemotions"]["base__frac1.0"] == _fixture_json("transfer/goemotions/base__frac1.0.json")
     assert results["dataset_stats"] == _fixture_json("dataset_stats.json")
-    assert "meld" in results["transfer"] and results["transfer"]["emocontext"]["skipped"] == _fixture_json(
-        "transfer/emocontext/skipped.json")
+    assert set(results["transfer"]) == {p.name for p in (FIX / "outputs" / "metrics" / "transfer").iterdir()}
+    assert results["peers"]["own-contextless"]["isear"] == _fixture_json("peers/own-contextless/isear.json")
 
 
 def test_aggregate_tolerates_missing_parts_and_names_broken_files(tmp_path):
@@ -66,16 +67,18 @@ def test_aggregate_tolerates_missing_parts_and_names_broken_files(tmp_path):
 def test_aggregate_stage_writes_full_results_and_compact_dvc_metrics(tmp_path):
     stage = _stage("aggregate")
 
+    metrics = metrics_with_humaneval(tmp_path)
     out, full = tmp_path / "reports" / "results.json", tmp_path / "reports" / "results_full.json"
-    assert stage.main(["--metrics-dir", str(FIX / "outputs" / "metrics"), "--out", str(out), "--full", str(full)]) == 0
-    assert json.loads(full.read_text())["zeroshot"]["isear"]["contextless"]["labels_per_example"] == 1.4
+    assert stage.main(["--metrics-dir", str(metrics), "--out", str(out), "--full", str(full)]) == 0
+    assert json.loads(full.read_text())["zeroshot"]["isear"]["contextless"]["labels_per_example"] == \
+        _fixture_json("zeroshot/isear/contextless.json")["labels_per_example"]
     headline = json.loads(out.read_text())
     run = headline["transfer"]["goemotions"]["contextless_pct100"]
     src = _fixture_json("transfer/goemotions/contextless__frac1.0.json")
     assert run["macro_f1"] == src["metrics"]["macro_f1"]["value"]
     assert run["macro_f1_ci_low"] == src["metrics"]["macro_f1"]["ci_low"]
     assert run["delta_vs_base"] == src["paired_test"]["delta"] and run["p_value_vs_base"] == src["paired_test"]["p_value"]
-    assert "emocontext" not in headline["transfer"]  # skipped: not configured
+    assert set(headline["transfer"]) == {"goemotions", "isear", "meld"}
     stats = _fixture_json("dataset_stats.json")
     assert headline["datasets"]["contextless"]["examples"] == stats["datasets"]["contextless"]["examples"]
     assert headline["datasets"]["goemotions"]["self_bleu"] == \
@@ -101,10 +104,13 @@ def test_main_table_marks_the_best_initialisation_per_benchmark(results):
     for j, bench in enumerate(["goemotions", "isear", "meld"]):
         values = {i: _fixture_json(f"transfer/{bench}/{i}__frac1.0.json") for i in ("base", "contextless", "contextual")}
         primary = {i: v["metrics"][v["primary_metric"]]["value"] for i, v in values.items()}
-        best = max(primary, key=primary.get)
+        # every initialisation that reaches the best value is marked (ties: all of them)
+        names = {"base": "Base encoder", "contextless": "Emo Pillars (context-less)",
+                 "contextual": "Emo Pillars (contextual)"}
         marked = [r.header for r in t.rows if r.cells[j].best]
-        assert marked == [{"base": "Base encoder", "contextless": "Emo Pillars (context-less)",
-                           "contextual": "Emo Pillars (contextual)"}[best]]
+        assert marked == [names[i] for i in ("base", "contextless", "contextual")
+                          if primary[i] == max(primary.values())]
+        assert [r.cells[j].value for r in t.rows] == [primary[i] for i in ("base", "contextless", "contextual")]
         base_cell = t.rows[0].cells[j]
         assert base_cell.ci == (values["base"]["metrics"][values["base"]["primary_metric"]]["ci_low"],
                                 values["base"]["metrics"][values["base"]["primary_metric"]]["ci_high"])
@@ -136,25 +142,30 @@ def test_lower_is_better_columns_mark_the_minimum():
 
 def test_low_resource_table_has_every_run_and_a_missing_one_is_an_error(results, tmp_path):
     t = T.lowres_table(results)
-    assert [c.header for c in t.columns] == ["1%", "10%", "100%"]
+    fractions = sorted({float(p.stem.split("__frac")[1])
+                        for p in (FIX / "outputs" / "metrics" / "transfer" / "meld").glob("*__frac*.json")})
+    assert len(fractions) >= 2  # the fixture run has a low-resource fraction beside the full one
+    assert [c.header for c in t.columns] == [f"{100 * f:g}%" for f in fractions]
     meld = [r for r in t.rows if r.group.startswith("MELD")]
     contextual = next(r for r in meld if r.header == "Emo Pillars (contextual)")
-    src = _fixture_json("transfer/meld/contextual__frac0.01.json")
+    low = fractions[0]
+    src = _fixture_json(f"transfer/meld/contextual__frac{low}.json")
     assert contextual.cells[0].value == src["metrics"]["weighted_f1"]["value"]
     assert all(c.display != "--" for r in t.rows for c in r.cells)
     shutil.copytree(FIX / "outputs" / "metrics", tmp_path / "metrics")
-    (tmp_path / "metrics" / "transfer" / "meld" / "contextual__frac0.01.json").unlink()
-    with pytest.raises(RecordError, match=r"outputs/metrics/transfer/meld/contextual__frac0\.01\.json: evaluation "
-                                          r"record not found .*rerun transfer@meld"):
+    (tmp_path / "metrics" / "transfer" / "meld" / f"contextual__frac{low}.json").unlink()
+    with pytest.raises(RecordError, match=rf"outputs/metrics/transfer/meld/contextual__frac{re.escape(str(low))}"
+                                          r"\.json: evaluation record not found .*rerun transfer@meld"):
         T.lowres_table(aggregate(tmp_path / "metrics"))
     # best is marked within each benchmark, not across benchmarks
     for group in {r.group for r in t.rows}:
         rows = [r for r in t.rows if r.group == group]
-        for j in range(3):
+        for j in range(len(fractions)):
             assert sum(r.cells[j].best for r in rows) >= 1
 
 
-def test_every_table_renders_latex_and_markdown_twins(results, tmp_path):
+def test_every_table_renders_latex_and_markdown_twins(tmp_path):
+    results = aggregate(metrics_with_humaneval(tmp_path))
     datasets = read_synthetic(FIX / "data" / "emopillars")
     tables = T.all_tables(results, datasets, 3, 13, defaults().report.paper_scale, read_published(PUBLISHED))
     assert {t.name for t in tables} == {"main", "lowres", "synth_counts", "dataset_stats", "diversity", "zeroshot",
@@ -246,13 +257,23 @@ def test_diversity_table_pairs_each_class_with_goemotions(results):
         assert row.cells[4].best == (ours[emotion]["self_bleu"] < ge[emotion]["self_bleu"])
 
 
-def test_zeroshot_table_reports_labels_per_example_of_each_system(results):
+def test_zeroshot_table_reports_labels_per_example_of_each_system(results, tmp_path):
+    from emopillars.contracts.evaluation import SkippedBenchmarks, SkipRecord
+
     t = T.zeroshot_table(results)
     llm = next(r for r in t.rows if r.header.startswith("LLM"))
     goemotions_lpe = llm.cells[1]
-    assert goemotions_lpe.value == 3.42
+    assert goemotions_lpe.value == _fixture_json("llm_baseline/goemotions.json")["labels_per_example"]
     assert llm.cells[4].value == _fixture_json("llm_baseline/meld.json")["metrics"]["weighted_f1"]["value"]
-    assert "EmoContext: not evaluated (emocontext: no folder configured)." in t.notes
+    contextless = next(r for r in t.rows if r.header == "Emo Pillars (context-less)")
+    assert contextless.cells[2].value == _fixture_json("zeroshot/isear/contextless.json")["metrics"]["macro_f1"]["value"]
+    # a benchmark that the stage skipped is named with the reason, as the skip record gives it
+    shutil.copytree(FIX / "outputs" / "metrics", tmp_path / "metrics")
+    SkippedBenchmarks(skipped=[SkipRecord(kind="zeroshot", benchmark="emocontext",
+                                          reason="emocontext: no folder configured")]).write(
+        tmp_path / "metrics" / "zeroshot" / "emocontext" / "skipped.json")
+    skipped = T.zeroshot_table(aggregate(tmp_path / "metrics"))
+    assert "EmoContext: not evaluated (emocontext: no folder configured)." in skipped.notes
 
 
 def test_examples_table_escapes_generated_utterances(results):
@@ -277,11 +298,12 @@ def test_partial_results_render_without_crashing(tmp_path):
     # the paper refers to every table, so an empty one still carries its caption and label
     assert "\\label{tab:humaneval}" in tex and "\\caption{Human evaluation" in tex
     numbers = compute_numbers(results)
-    assert numbers["NExamplesContextless"] == "--" and numbers["GoemotionsBaseFull"] == "0.470"
+    base = _fixture_json("transfer/goemotions/base__frac1.0.json")["metrics"]["macro_f1"]["value"]
+    assert numbers["NExamplesContextless"] == "--" and numbers["GoemotionsBaseFull"] == f"{base:.3f}"
 
 
-def test_numbers_file_defines_valid_macros(results):
-    numbers = compute_numbers(results)
+def test_numbers_file_defines_valid_macros(tmp_path):
+    numbers = compute_numbers(aggregate(metrics_with_humaneval(tmp_path)))
     assert set(REQUIRED) <= set(numbers)
     text = render_numbers(numbers)
     names = re.findall(r"\\newcommand\{\\([^}]*)\}", text)
@@ -290,7 +312,8 @@ def test_numbers_file_defines_valid_macros(results):
     stats = _fixture_json("dataset_stats.json")["datasets"]
     assert numbers["OotRateContextless"] == f"{100 * stats['contextless']['out_of_taxonomy']['out_of_taxonomy_rate']:.1f}\\%"
     assert numbers["SynthLabelsOut"] == f"{_fixture_json('synth/labels.json')['outputs']:,}".replace(",", "{,}")
-    assert numbers["GoemotionsContextlessDeltaFull"] == "+0.020"
+    delta = _fixture_json("transfer/goemotions/contextless__frac1.0.json")["paired_test"]["delta"]
+    assert numbers["GoemotionsContextlessDeltaFull"] == f"{delta:+.3f}"
     assert numbers["NExamplesGoemotions"] == "43{,}410"
     assert numbers["NExamplesContextual"] == f"{stats['contextual']['examples']:,}".replace(",", "{,}")
     assert numbers["HumanevalAnnotators"] == "3"
