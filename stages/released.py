@@ -10,11 +10,9 @@ With ``train.source: synthetic`` it reads nothing and says so.
 from __future__ import annotations
 
 import argparse
-import sys
 
 from emopillars.config import load_params
-from emopillars.data.released import (LazyEmbedder, ReleasedDataError, export_release, resolve_source,
-                                      unused_record)
+from emopillars.data.released import LazyEmbedder, export_release, resolve_source, unused_record
 from emopillars.errors import require_writable, run_main
 from emopillars.io import atomic_path, write_json
 
@@ -40,15 +38,11 @@ def main(argv=None) -> int:
     from emopillars.synth.embed import MeanPoolEncoder
     from emopillars.synth.lexicon import TaxonomyMapper
 
-    try:
-        source = resolve_source(tp.released_dir, tp.released_revision)
-        mapper = TaxonomyMapper(LazyEmbedder(lambda: MeanPoolEncoder(args.embedder)),
-                                params.labels.similarity_threshold)
-        record = export_release(source, args.out, mapper, params.labels.threshold,
-                                progress=lambda msg: print(f"released: {msg}"))
-    except ReleasedDataError as e:
-        print(f"released: error: {e}", file=sys.stderr)
-        return 2
+    # a ReleasedDataError (a ValueError naming file, line and field) is the one error line of run_main
+    source = resolve_source(tp.released_dir, tp.released_revision)
+    mapper = TaxonomyMapper(LazyEmbedder(lambda: MeanPoolEncoder(args.embedder)), params.labels.similarity_threshold)
+    record = export_release(source, args.out, mapper, params.labels.threshold,
+                            progress=lambda msg: print(f"released: {msg}"))
     write_json(args.metrics, record)
     for variant, v in record["variants"].items():
         total = v["mapping_total"]

@@ -81,30 +81,16 @@ def released_model(tmp_path_factory, encoder_dir, embedder_dir):
     Returns ``(model folder, metrics record, plots folder)``; shared by the training and predict tests.
     """
     import json
-    import subprocess
-    import sys
 
-    import yaml
-
-    from emopillars.profiles import compose
+    from tests.helpers.released_run import RELEASE, released_params, released_stage, train_stage
 
     tmp = tmp_path_factory.mktemp("released")
-    params = compose("released", tmp / "params.yaml", ROOT / "conf")
-    raw = yaml.safe_load(params.read_text())
-    raw["train"].update(released_dir=str(ROOT / "tests" / "fixtures" / "emopillars_release"), epochs=1,
-                        max_length=48)
-    raw["evaluate"]["bootstrap_samples"] = 50
-    params.write_text(yaml.safe_dump(raw))
+    params = released_params(tmp, bootstrap_samples=50, released_dir=str(RELEASE), epochs=1, max_length=48)
     data = tmp / "data" / "released"
-    proc = subprocess.run([sys.executable, str(ROOT / "stages" / "released.py"), "--params", str(params),
-                           "--embedder", str(embedder_dir), "--out", str(data), "--metrics",
-                           str(tmp / "released.json")], capture_output=True, text=True, cwd=ROOT)
+    proc = released_stage(params, embedder_dir, data)
     assert proc.returncode == 0, proc.stderr[-2000:]
     out, metrics, plots = tmp / "model", tmp / "metrics.json", tmp / "plots"
-    proc = subprocess.run([sys.executable, str(ROOT / "stages" / "train.py"), "--params", str(params),
-                           "--variant", "contextual", "--data", str(data / "contextual"), "--encoder",
-                           str(encoder_dir), "--out", str(out), "--metrics", str(metrics), "--plots", str(plots)],
-                          capture_output=True, text=True, cwd=ROOT)
+    proc = train_stage(params, "contextual", data / "contextual", encoder_dir, out, metrics, plots)
     assert proc.returncode == 0, proc.stderr[-2000:]
     return out, json.loads(metrics.read_text()), plots
 

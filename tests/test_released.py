@@ -17,8 +17,9 @@ from emopillars.synth.lexicon import TaxonomyMapper
 from emopillars.taxonomy import EMOTIONS
 from emopillars.train.data import synthetic_examples
 
+from tests.helpers.released_run import RELEASE, released_params, released_stage, train_stage
+
 ROOT = Path(__file__).resolve().parents[1]
-RELEASE = ROOT / "tests" / "fixtures" / "emopillars_release"
 PLANTED_OUT_OF_TAXONOMY = {"reality", "relish", "caregiver", "wanderlust", "duty"}
 
 
@@ -193,19 +194,11 @@ def _offline_env(tmp_path: Path) -> dict:
 
 
 def _params(tmp_path: Path, **train) -> Path:
-    from emopillars.profiles import compose
-
-    params = compose("released", tmp_path / "params.yaml", ROOT / "conf")
-    raw = yaml.safe_load(params.read_text())
-    raw["train"].update(train)
-    params.write_text(yaml.safe_dump(raw))
-    return params
+    return released_params(tmp_path, **train)
 
 
 def _released_stage(params: Path, out: Path, env=None):
-    return subprocess.run([sys.executable, str(ROOT / "stages" / "released.py"), "--params", str(params),
-                           "--embedder", "models/embedder", "--out", str(out), "--metrics",
-                           str(out.parent / "released.json")], capture_output=True, text=True, cwd=ROOT, env=env)
+    return released_stage(params, "models/embedder", out, env=env)
 
 
 def test_hub_id_offline_is_one_line_and_exit_2(tmp_path):
@@ -304,20 +297,13 @@ def test_released_profile_trains_a_tiny_encoder_end_to_end_with_a_sample(tmp_pat
 
     texts = [line["utterance"] for p in (RELEASE / "context-less").glob("*.jsonl") for line in _lines(p)]
     encoder = tiny_encoder(tmp_path / "encoder", "roberta", corpus=texts)
-    params = _params(tmp_path, released_dir=str(RELEASE), epochs=1, max_length=48, max_train_examples=24)
-    raw = yaml.safe_load(params.read_text())
-    raw["evaluate"]["bootstrap_samples"] = 50
-    params.write_text(yaml.safe_dump(raw))
+    params = released_params(tmp_path, bootstrap_samples=50, released_dir=str(RELEASE), epochs=1, max_length=48,
+                             max_train_examples=24)
     data = tmp_path / "data" / "released"
-    proc = subprocess.run([sys.executable, str(ROOT / "stages" / "released.py"), "--params", str(params),
-                           "--embedder", str(embedder_dir), "--out", str(data), "--metrics",
-                           str(tmp_path / "released.json")], capture_output=True, text=True, cwd=ROOT)
+    proc = released_stage(params, embedder_dir, data)
     assert proc.returncode == 0, proc.stderr[-2000:]
     out, metrics = tmp_path / "model", tmp_path / "train.json"
-    proc = subprocess.run([sys.executable, str(ROOT / "stages" / "train.py"), "--params", str(params), "--variant",
-                           "contextless", "--data", str(data / "contextless"), "--encoder", str(encoder), "--out",
-                           str(out), "--metrics", str(metrics), "--plots", str(tmp_path / "plots")],
-                          capture_output=True, text=True, cwd=ROOT)
+    proc = train_stage(params, "contextless", data / "contextless", encoder, out, metrics, tmp_path / "plots")
     assert proc.returncode == 0, proc.stderr[-2000:]
     record = json.loads(metrics.read_text())
     assert record["source"] == "released" and record["profile"] == "released"
@@ -326,9 +312,7 @@ def test_released_profile_trains_a_tiny_encoder_end_to_end_with_a_sample(tmp_pat
     assert "released train split" in record["protocol"]
     assert "Emo Pillars released contextless data" in (out / "README.md").read_text()
     # the stage refuses a folder that the released stage did not write, in one line
-    proc = subprocess.run([sys.executable, str(ROOT / "stages" / "train.py"), "--params", str(params), "--variant",
-                           "contextless", "--data", str(ROOT / "tests" / "fixtures" / "released"), "--encoder",
-                           str(encoder), "--out", str(tmp_path / "m2"), "--metrics", str(tmp_path / "t2.json"),
-                           "--plots", str(tmp_path / "p2")], capture_output=True, text=True, cwd=ROOT)
+    proc = train_stage(params, "contextless", ROOT / "tests" / "fixtures" / "released", encoder, tmp_path / "m2",
+                       tmp_path / "t2.json", tmp_path / "p2")
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines()[-1].startswith("train: error: ") and "train.data_dir" in proc.stderr
