@@ -12,6 +12,7 @@ from emopillars.contracts.evaluation import EvaluationRecord, RunIdentity
 from emopillars.data.records import EmotionRecord
 from emopillars.eval.evaluate import decide, evaluate_scores, evaluation_record, prediction_rows
 from emopillars.report.results import aggregate, transfer_runs
+from tests.helpers.stages import load_stage
 
 LABELS = ["joy", "anger", "fear"]
 
@@ -89,19 +90,13 @@ def test_prediction_rows_from_class_ids_and_from_indicator_rows():
 
 
 def test_the_aggregate_stage_stops_on_a_broken_record_with_one_line(tmp_path, capsys):
-    import importlib.util
-    from pathlib import Path
-
     folder = tmp_path / "metrics" / "zeroshot" / "isear"
     folder.mkdir(parents=True)
     data = _multi_label_record().model_dump(mode="json")
     data["run"].update(kind="zeroshot", head="taxonomy28", fraction=0.0)
     data["model"] = data.pop("system")
     (folder / "contextual.json").write_text(json.dumps(data))
-    path = Path(__file__).resolve().parents[1] / "stages" / "aggregate.py"
-    spec = importlib.util.spec_from_file_location("_aggregate_stage", path)
-    stage = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(stage)
+    stage = load_stage("aggregate")
     out = tmp_path / "results.json"
     assert stage.main(["--metrics-dir", str(tmp_path / "metrics"), "--out", str(out),
                        "--full", str(tmp_path / "full.json")]) == 2

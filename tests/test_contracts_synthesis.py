@@ -11,19 +11,13 @@ import pytest
 from emopillars.contracts import RecordError
 from emopillars.contracts.synthesis import (GENERATION_STEPS, STEP_RECORDS, SYNTHESIS_STEPS, DatasetStats,
                                             GenerationStats, LabelsMetrics)
+from tests.helpers.stages import load_stage
 
 ROOT = Path(__file__).resolve().parents[1]
 METRICS = ROOT / "tests" / "fixtures" / "results" / "outputs" / "metrics"
 
 
-def _stage(name: str):
-    """A stage script (stages/<name>.py) as a module, without putting stages/ on sys.path."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(f"_contracts_stage_{name}", ROOT / "stages" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+_stage = load_stage
 
 
 # --------------------------------------------------------------------------- round trips of real outputs

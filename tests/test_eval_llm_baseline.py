@@ -15,6 +15,7 @@ from emopillars.contracts.evaluation import EvaluationRecord, SkippedBenchmarks
 from emopillars.data.records import EmotionRecord
 from emopillars.eval.llm_baseline import evaluate_answers, score_answers
 from emopillars.llm.backends import Backend, Completion
+from tests.helpers.stages import load_stage
 
 ROOT = Path(__file__).resolve().parents[1]
 EP = SimpleNamespace(bootstrap_samples=50, confidence=0.95, seed=5)
@@ -77,8 +78,6 @@ class _Answers(Backend):
 
 
 def test_the_stage_classifies_each_benchmark_and_records_the_unconfigured_one(tmp_path, mirror_dir, monkeypatch):
-    import importlib.util
-
     from emopillars.llm.engine import Engine
     from emopillars.profiles import compose
     from emopillars.config import load_params
@@ -110,9 +109,7 @@ def test_the_stage_classifies_each_benchmark_and_records_the_unconfigured_one(tm
                       model_id="scripted", stats_path=stats_path, progress=False)
 
     monkeypatch.setattr(Engine, "from_params", staticmethod(engine))
-    spec = importlib.util.spec_from_file_location("_llm_baseline_stage", ROOT / "stages" / "llm_baseline.py")
-    stage = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(stage)
+    stage = load_stage("llm_baseline")
     metrics, preds = tmp_path / "m", tmp_path / "p"
     assert stage.main(["--params", str(params_path), "--raw-dir", str(mirror_dir), "--model-dir", str(tmp_path),
                        "--metrics-dir", str(metrics), "--predictions-dir", str(preds),

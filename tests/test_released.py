@@ -193,16 +193,12 @@ def _offline_env(tmp_path: Path) -> dict:
             "HF_HOME": str(tmp_path / "hf-home")}
 
 
-def _params(tmp_path: Path, **train) -> Path:
-    return released_params(tmp_path, **train)
-
-
 def _released_stage(params: Path, out: Path, env=None):
     return released_stage(params, "models/embedder", out, env=env)
 
 
 def test_hub_id_offline_is_one_line_and_exit_2(tmp_path):
-    params = _params(tmp_path)  # the profile's hub id, no local copy
+    params = released_params(tmp_path)  # the profile's hub id, no local copy
     proc = _released_stage(params, tmp_path / "data" / "released", env=_offline_env(tmp_path))
     assert proc.returncode == 2
     err = proc.stderr.strip().splitlines()
@@ -237,7 +233,7 @@ def test_not_a_folder_nor_a_hub_id(tmp_path):
 
 
 def test_released_stage_on_a_folder_and_on_bad_data(tmp_path):
-    params = _params(tmp_path, released_dir=str(RELEASE))
+    params = released_params(tmp_path, released_dir=str(RELEASE))
     out = tmp_path / "ok" / "released"
     proc = _released_stage(params, out)
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -246,7 +242,7 @@ def test_released_stage_on_a_folder_and_on_bad_data(tmp_path):
     assert "out of the taxonomy" in proc.stdout
     assert record["variants"]["contextual"]["mapping_total"]["out_of_taxonomy_words"] > 0
     bad = _release(tmp_path, [{"utterance": "Hi.", "all_emotions": [["joy", 2]]}])
-    proc = _released_stage(_params(tmp_path, released_dir=str(bad)), tmp_path / "bad" / "released")
+    proc = _released_stage(released_params(tmp_path, released_dir=str(bad)), tmp_path / "bad" / "released")
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
         f"released: error: {bad / 'context-less' / 'train.jsonl'}:1: field 'all_emotions': score of 'joy' must be a "
@@ -254,7 +250,7 @@ def test_released_stage_on_a_folder_and_on_bad_data(tmp_path):
 
 
 def test_synthetic_source_reads_nothing_and_training_says_so(tmp_path):
-    params = _params(tmp_path, source="synthetic", released_dir=None)
+    params = released_params(tmp_path, source="synthetic", released_dir=None)
     out = tmp_path / "data" / "released"
     assert _released_stage(params, out).returncode == 0
     assert json.loads((out / "RELEASE.json").read_text())["used"] is False

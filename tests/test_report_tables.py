@@ -18,21 +18,11 @@ from emopillars.report.table import render
 from emopillars.report import tables as T
 from emopillars.taxonomy import EMOTIONS
 from tests.helpers.humaneval_answers import metrics_with_humaneval
+from tests.helpers.stages import load_stage as _stage
 
 FIX = Path(__file__).parent / "fixtures" / "results"
 TEMPLATES = Path(__file__).resolve().parents[1] / "reports" / "templates"
 PUBLISHED = Path(__file__).resolve().parents[1] / "reports" / "published.yaml"
-
-
-def _stage(name: str):
-    """A stage script (stages/<name>.py) as a module, without putting stages/ on sys.path."""
-    import importlib.util
-
-    path = Path(__file__).resolve().parents[1] / "stages" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"_report_stage_{name}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
@@ -142,8 +132,8 @@ def test_lower_is_better_columns_mark_the_minimum():
 
 def test_low_resource_table_has_every_run_and_a_missing_one_is_an_error(results, tmp_path):
     t = T.lowres_table(results)
-    fractions = sorted({float(p.stem.split("__frac")[1])
-                        for p in (FIX / "outputs" / "metrics" / "transfer" / "meld").glob("*__frac*.json")})
+    fractions = sorted({json.loads(p.read_text())["run"]["fraction"]
+                        for p in (FIX / "outputs" / "metrics" / "transfer" / "meld").glob("*.json")})
     assert len(fractions) >= 2  # the fixture run has a low-resource fraction beside the full one
     assert [c.header for c in t.columns] == [f"{100 * f:g}%" for f in fractions]
     meld = [r for r in t.rows if r.group.startswith("MELD")]

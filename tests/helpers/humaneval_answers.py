@@ -8,10 +8,11 @@ their answers into ``humaneval.json`` as it does in the pipeline.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 from pathlib import Path
+
+from tests.helpers.stages import load_stage
 
 ROOT = Path(__file__).resolve().parents[2]
 FIX = ROOT / "tests" / "fixtures" / "results"
@@ -45,10 +46,7 @@ def metrics_with_humaneval(tmp_path: Path) -> Path:
     metrics = tmp_path / "metrics_with_humaneval"
     shutil.copytree(FIX / "outputs" / "metrics", metrics)
     write_answers(tmp_path / "answers")
-    spec = importlib.util.spec_from_file_location("_humaneval_import_stage", ROOT / "stages" / "humaneval_import.py")
-    stage = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(stage)
-    code = stage.main(["--sheet", str(FIX / "reports" / "humaneval" / "sheet" / "items.json"),
+    code = load_stage("humaneval_import").main(["--sheet", str(FIX / "reports" / "humaneval" / "sheet" / "items.json"),
                        "--key", str(FIX / "reports" / "humaneval" / "key.json"),
                        "--answers-dir", str(tmp_path / "answers"), "--out", str(metrics / "humaneval.json")])
     assert code == 0
