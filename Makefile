@@ -23,7 +23,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 help:
 	@echo "make test       set up .venv and run the fast test suite (CI)"
 	@echo "make test-slow  run the slow end-to-end tests (smoke pipeline through vLLM)"
-	@echo "make repro      run the pipeline with dvc (PROFILE=smoke|default|rehearsal|paper|released, default: default)"
+	@echo "make repro      run the pipeline with dvc (PROFILE=smoke|default|full|rehearsal|paper|released, default: default)"
 	@echo "make rehearsal  the paper profile's code paths at CPU size (what CI runs after the tests)"
 	@echo "make gpu-check  CUDA check: tiny RoBERTa trained under bf16/fp16 autocast, exported, reloaded (needs a GPU)"
 	@echo "make bench      run the benchmarks; results in bench/results/"

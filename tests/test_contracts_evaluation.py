@@ -24,7 +24,8 @@ def _multi_label_record() -> EvaluationRecord:
     rule = decide(probs, gold, True, "global")
     rec = evaluate_scores(probs, gold, LABELS, True, rule, "macro_f1", 50, 0.9, 5,
                           baseline_pred=rng.random((30, 3)) > 0.5)
-    run = RunIdentity(kind="transfer", benchmark="goemotions", init="contextual", fraction=0.1, head="benchmark")
+    run = RunIdentity(kind="transfer", benchmark="goemotions", init="contextual", fraction=0.1, head="benchmark",
+                      head_init="fresh", seed=7)
     return evaluation_record(run, "emopillars-contextual", "test protocol", rec, 12, n_dev=8)
 
 
@@ -32,7 +33,7 @@ def test_a_written_record_reads_back_equal_with_the_rule_and_test_it_was_built_w
     record = _multi_label_record()
     path = tmp_path / f"{record.run.run_name}.json"
     record.write(path)
-    assert path.name == "contextual__frac0.1.json"
+    assert path.name == "contextual__frac0.1__seed7.json"
     back = EvaluationRecord.read(path)
     assert back == record
     raw = json.loads(path.read_text())
@@ -43,12 +44,21 @@ def test_a_written_record_reads_back_equal_with_the_rule_and_test_it_was_built_w
 
 
 def test_run_names_are_the_file_stems_of_each_kind():
-    def name(kind, head="benchmark", fraction=1.0):
-        return RunIdentity(kind=kind, benchmark="isear", init="base", fraction=fraction, head=head).run_name
+    def name(kind, head="benchmark", fraction=1.0, **transfer):
+        return RunIdentity(kind=kind, benchmark="isear", init="base", fraction=fraction, head=head,
+                           **transfer).run_name
 
-    assert name("transfer", fraction=0.01) == "base__frac0.01"
+    assert name("transfer", fraction=0.01, head_init="fresh", seed=3) == "base__frac0.01__seed3"
+    assert name("transfer", "taxonomy28", 0.1, head_init="emopillars", seed=3) == "base-ownhead__frac0.1__seed3"
     assert name("zeroshot", "taxonomy28", 0.0) == "base"
     assert name("llm_baseline", "structured_output", 0.0) == "isear"
+
+
+def test_a_transfer_run_without_its_seed_or_head_start_is_refused():
+    with pytest.raises(ValueError, match="a transfer run has a head_init and a seed"):
+        RunIdentity(kind="transfer", benchmark="isear", init="base", fraction=1.0, head="benchmark")
+    with pytest.raises(ValueError, match="other kinds have neither"):
+        RunIdentity(kind="zeroshot", benchmark="isear", init="base", fraction=0.0, head="taxonomy28", seed=1)
 
 
 @pytest.mark.parametrize("edit, expected", [
@@ -71,11 +81,11 @@ def test_the_report_fails_on_a_broken_record_naming_its_source(tmp_path):
     folder = tmp_path / "metrics" / "transfer" / "goemotions"
     folder.mkdir(parents=True)
     data = _multi_label_record().model_dump(mode="json")
-    (folder / "contextual__frac0.1.json").write_text(json.dumps(data))
+    (folder / "contextual__frac0.1__seed7.json").write_text(json.dumps(data))
     assert [r.fraction for r in transfer_runs(aggregate(tmp_path / "metrics"))] == [0.1]
     del data["primary_metric"]
-    (folder / "contextual__frac0.1.json").write_text(json.dumps(data))
-    with pytest.raises(RecordError, match=r"outputs/metrics/transfer/goemotions/contextual__frac0\.1\.json: .*"
+    (folder / "contextual__frac0.1__seed7.json").write_text(json.dumps(data))
+    with pytest.raises(RecordError, match=r"outputs/metrics/transfer/goemotions/contextual__frac0\.1__seed7\.json: .*"
                                           r"'primary_metric' is missing"):
         transfer_runs(aggregate(tmp_path / "metrics"))
 

@@ -282,6 +282,9 @@ class TransferParams(Section):
     head: Literal["taxonomy28", "benchmark"]
     fractions: list[Annotated[float, Field(gt=0, le=1)]] = Field(
         min_length=1, description="shares of the training pool each run trains on, each in (0, 1]")
+    fractions_by_benchmark: dict[Annotated[str, AfterValidator(_registered_benchmark)],
+                                 list[Annotated[float, Field(gt=0, le=1)]]] = Field(
+        description="a benchmark's own fractions, in place of `fractions`")
     min_train_examples: int = Field(ge=1, description="floor for the smallest fractions")
     min_steps: int = Field(ge=1, description="small fractions train for more epochs to make at least this many steps")
     epochs: float = Field(gt=0)
@@ -299,6 +302,9 @@ class TransferParams(Section):
     patience: Optional[int] = Field(ge=0, description="stop after this many dev evaluations without improvement")
     mixed_precision: Literal["no", "bf16", "fp16"]
     meld_context_turns: int = Field(ge=0, description="previous dialogue turns given to MELD/IEMOCAP models")
+    keep_emopillars_head: bool = Field(description="also run each Emo Pillars init with its own 28-way head "
+                                                   "(`<init>-ownhead` rows)")
+    n_seeds: int = Field(ge=1, description="training seeds per cell: seed, seed+1, ...")
     max_train_examples: Optional[int] = Field(ge=1, description="cap of the training pool the fractions are taken from")
     max_eval_examples: Optional[int] = Field(ge=1, description="cap of the dev and test sets (seeded sample)")
     num_processes: Annotated[int, Field(ge=1)] | Literal["auto"]
@@ -307,7 +313,17 @@ class TransferParams(Section):
     @model_validator(mode="after")
     def _pool(self) -> "TransferParams":
         _at_most(self, "min_train_examples", "max_train_examples")
+        for bench in self.fractions_by_benchmark:
+            if bench not in self.benchmarks:
+                raise ValueError(f"transfer.fractions_by_benchmark: {bench!r} is not in transfer.benchmarks")
         return self
+
+    def fractions_for(self, benchmark: str) -> list[float]:
+        """The fractions that ``benchmark`` trains on (its own list, else ``fractions``)."""
+        return sorted(self.fractions_by_benchmark.get(benchmark, self.fractions))
+
+    def training_seeds(self) -> list[int]:
+        return [self.seed + k for k in range(self.n_seeds)]
 
 
 class EvaluateParams(Section):
@@ -381,7 +397,7 @@ class ReportParams(Section):
 
 
 class Params(Section):
-    profile: Literal["smoke", "default", "paper", "rehearsal", "released"]
+    profile: Literal["smoke", "default", "full", "paper", "rehearsal", "released"]
     seed: int = Field(description="the root seed: the generation requests' seed, and every per-stage seed left null")
     data: DataParams
     models: ModelsParams

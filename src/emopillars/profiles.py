@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-PROFILES = ("smoke", "default", "paper", "rehearsal", "released")
+PROFILES = ("smoke", "default", "full", "paper", "rehearsal", "released")
 
 
 def _check(profile: str) -> None:

@@ -25,13 +25,16 @@ SKIP_FILE = "skipped.json"
 
 
 class RunIdentity(Record):
-    """Which run a record is: benchmark, initialisation, training fraction, head and kind.
+    """Which run a record is: benchmark, initialisation, training fraction, head, and for transfer its seed.
 
-    ``fraction`` is the share of the benchmark's training pool used (0 for
+    ``fraction`` is the share of the benchmark's training split used (0 for
     zero-shot and LLM runs, which train on none). ``head`` is how the system's
     outputs are read on the benchmark: a trained ``benchmark`` head, the
     ``taxonomy28`` head through the label mapping, or the LLM's
-    ``structured_output`` answer.
+    ``structured_output`` answer. A transfer run also says where its head
+    started (``head_init``: ``fresh`` for every initialisation's encoder
+    comparison, ``emopillars`` when an Emo Pillars model kept its own 28-way head)
+    and its training ``seed``; other kinds have neither.
     """
 
     kind: RunKind
@@ -39,12 +42,26 @@ class RunIdentity(Record):
     init: str
     fraction: float = Field(ge=0, le=1)
     head: Literal["benchmark", "taxonomy28", "structured_output"]
+    head_init: Optional[Literal["fresh", "emopillars"]] = None
+    seed: Optional[int] = None
+
+    @model_validator(mode="after")
+    def _transfer_fields(self) -> "RunIdentity":
+        given = (self.head_init is not None, self.seed is not None)
+        if given != ((True, True) if self.kind == "transfer" else (False, False)):
+            raise ValueError("a transfer run has a head_init and a seed; other kinds have neither")
+        return self
+
+    @property
+    def system_key(self) -> str:
+        """The row a run belongs to: the initialisation, ``<init>-ownhead`` when it kept the Emo Pillars head."""
+        return f"{self.init}-ownhead" if self.head_init == "emopillars" else self.init
 
     @property
     def run_name(self) -> str:
         """The file stem of the run's metrics and predictions."""
         if self.kind == "transfer":
-            return f"{self.init}__frac{self.fraction}"
+            return f"{self.system_key}__frac{self.fraction}__seed{self.seed}"
         return self.init if self.kind == "zeroshot" else self.benchmark
 
 

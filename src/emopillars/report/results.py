@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import statistics
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
@@ -26,7 +27,8 @@ from emopillars.contracts.synthesis import (DATASET_STATS_PATH, GENERATION_STEPS
                                             OutOfTaxonomy, generation_stats_path, step_metrics_path)
 from emopillars.io import read_json
 
-INITS = ("base", "contextless", "contextual")
+INITS = ("base", "contextless", "contextual", "contextless-ownhead", "contextual-ownhead")
+OWN_HEAD = "-ownhead"
 INIT_NAMES = {
     "base": "Base encoder",
     "contextless": "Emo Pillars (context-less)",
@@ -117,7 +119,12 @@ class Run:
 
     @property
     def init(self) -> str:
-        return self.record.run.init
+        """The row the run belongs to: its initialisation (``<init>-ownhead`` when it kept the Emo Pillars head)."""
+        return self.record.run.system_key
+
+    @property
+    def seed(self) -> Optional[int]:
+        return self.record.run.seed
 
     @property
     def fraction(self) -> float:
@@ -180,19 +187,55 @@ def _missing(kind: str, benchmark: str, stem: str, why: str) -> RecordError:
     return RecordError(f"{_source(kind, benchmark, stem)}: evaluation record not found ({why})")
 
 
-def transfer_runs(results: dict) -> list[Run]:
-    """Every transfer run; each benchmark's runs must cover every init x fraction its stage trained."""
+def transfer_seed_runs(results: dict) -> list[Run]:
+    """Every transfer run, every training seed; each benchmark's runs must cover every init x fraction x seed
+    that its stage trained."""
     found = runs(results, "transfer")
     for b in benchmarks_in(found):
         mine = [r for r in found if r.benchmark == b]
-        have = {(r.init, r.fraction) for r in mine}
+        have = {(r.init, r.fraction, r.seed) for r in mine}
+        by_init = {r.init: r for r in mine}
         for init in inits_in(mine):
             for fraction in sorted({r.fraction for r in mine}):
-                if (init, fraction) not in have:
-                    run = mine[0].record.run.model_copy(update={"init": init, "fraction": fraction})
-                    raise _missing("transfer", b, run.run_name, f"the transfer stage writes every init x fraction; "
-                                   f"rerun transfer@{b}")
+                for seed in sorted({r.seed for r in mine}):
+                    if (init, fraction, seed) not in have:
+                        run = by_init[init].record.run.model_copy(update={"fraction": fraction, "seed": seed})
+                        raise _missing("transfer", b, run.run_name, "the transfer stage writes every init x "
+                                       f"fraction x seed; rerun transfer@{b}")
     return found
+
+
+def transfer_runs(results: dict) -> list[Run]:
+    """One transfer run per benchmark x init x fraction: the first training seed's (the tables add the spread
+    across seeds from :func:`seed_spread`)."""
+    found = transfer_seed_runs(results)
+    first = {}
+    for r in found:
+        key = (r.benchmark, r.init, r.fraction)
+        if key not in first or r.seed < first[key].seed:
+            first[key] = r
+    return [r for r in found if first[(r.benchmark, r.init, r.fraction)] is r]
+
+
+@dataclass(frozen=True)
+class SeedSpread:
+    """A cell's primary metric across its training seeds: mean, sample standard deviation and count."""
+
+    mean: float
+    sd: float
+    n: int
+
+
+def seed_spread(results: dict) -> dict[tuple[str, str, float], SeedSpread]:
+    """``{(benchmark, init, fraction): spread}`` for the cells trained with more than one seed."""
+    groups: dict[tuple[str, str, float], list[float]] = {}
+    for r in transfer_seed_runs(results):
+        groups.setdefault((r.benchmark, r.init, r.fraction), []).append(r.primary.value)
+    out = {}
+    for key, values in groups.items():
+        if len(values) > 1:
+            out[key] = SeedSpread(statistics.mean(values), statistics.stdev(values), len(values))
+    return out
 
 
 def zeroshot_runs(results: dict) -> list[Run]:
@@ -345,6 +388,8 @@ def benchmark_name(b: str) -> str:
 
 
 def init_name(i: str) -> str:
+    if i.endswith(OWN_HEAD):
+        return f"{init_name(i.removesuffix(OWN_HEAD))}, own 28-way head"
     return INIT_NAMES.get(i, i)
 
 
@@ -406,8 +451,13 @@ def summarise(results: dict) -> dict:
     human-evaluation question: rate and alpha.
     """
     out: dict[str, Any] = {}
+    spread = seed_spread(results)
     for r in transfer_runs(results):
-        out.setdefault("transfer", {}).setdefault(r.benchmark, {})[f"{r.init}_{_pct_key(r.fraction)}"] = _run_summary(r)
+        summary = _run_summary(r)
+        s = spread.get((r.benchmark, r.init, r.fraction))
+        if s is not None:
+            summary.update(seeds=s.n, seed_mean=s.mean, seed_sd=s.sd)
+        out.setdefault("transfer", {}).setdefault(r.benchmark, {})[f"{r.init}_{_pct_key(r.fraction)}"] = summary
     for r in zeroshot_runs(results):
         out.setdefault("zeroshot", {}).setdefault(r.benchmark, {})[r.init] = _run_summary(r)
     for r in llm_runs(results):

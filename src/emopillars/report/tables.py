@@ -14,7 +14,6 @@ from emopillars.report.results import (
     Run,
     benchmark_name,
     benchmarks_in,
-    full_data_fraction,
     init_name,
     dataset_summaries,
     generation_stats,
@@ -25,6 +24,7 @@ from emopillars.report.results import (
     peer_records,
     skipped_benchmarks,
     synthesis_steps,
+    seed_spread,
     transfer_runs,
     zeroshot_runs,
 )
@@ -91,43 +91,74 @@ def _skipped_notes(results: dict, *kinds: str) -> list[str]:
 
 
 # --------------------------------------------------------------------------- (a) main results
+def _transfer_cell(r: Optional[Run], spread: dict) -> Cell:
+    """A transfer run's score (the first seed's, with its interval), with ``±sd`` when the cell has several seeds."""
+    if r is None:
+        return Cell(display="not run")
+    cell = score_cell(r.primary, r.source, marker=_marker(r))
+    s = spread.get((r.benchmark, r.init, r.fraction))
+    if s is not None:
+        cell.display += f" ±{s.sd:.3f}"
+    return cell
+
+
+def _seed_note(runs: list[Run], spread: dict) -> list[str]:
+    keys = {(r.benchmark, r.init, r.fraction) for r in runs}
+    counts = sorted({s.n for k, s in spread.items() if k in keys})
+    if not counts:
+        return []
+    return [f"±: standard deviation of the score over {'/'.join(map(str, counts))} training seeds; the number and "
+            "its interval are the first seed's run, and paired tests compare runs of the same seed."]
+
+
+def ran_cells_note(runs: list[Run]) -> str:
+    """Which benchmark x fraction cells the run holds (profiles run different ones)."""
+    parts = []
+    for b in benchmarks_in(runs):
+        fractions = sorted({r.fraction for r in runs if r.benchmark == b})
+        parts.append(f"{benchmark_name(b)} {', '.join(fraction_label(f) for f in fractions)}")
+    return ("Cells in this run: " + "; ".join(parts) + ". The full profile (make repro PROFILE=full) runs every fraction of every "
+            "benchmark.")
+
+
 def main_table(results: dict) -> Table:
-    """Benchmark (columns) x initialisation (rows) at the largest training fraction."""
-    runs = transfer_runs(results)
-    full = full_data_fraction(runs)
-    runs = [r for r in runs if r.fraction == full]
-    benches = benchmarks_in(runs)
-    pct = f" ({fraction_label(full)} of each training set)" if full is not None and full < 1 else ""
-    t = Table("main", f"Fine-tuning results on the benchmarks{pct}, by initialisation of the encoder.",
-              "Initialisation", [Column(f"{benchmark_name(b)} {metric_name(_primary_metric(runs, b))}".strip())
-                                 for b in benches], wide=len(benches) > 3)
+    """Benchmark (columns) x initialisation (rows), each benchmark at its largest training fraction in the run."""
+    all_runs = transfer_runs(results)
+    spread = seed_spread(results)
+    benches = benchmarks_in(all_runs)
+    largest = {b: max(r.fraction for r in all_runs if r.benchmark == b) for b in benches}
+    runs = [r for r in all_runs if r.fraction == largest[r.benchmark]]
+
+    def header(b: str) -> str:
+        pct = f" ({fraction_label(largest[b])})" if largest[b] < 1 else ""
+        return f"{benchmark_name(b)} {metric_name(_primary_metric(runs, b))}".strip() + pct
+
+    t = Table("main", "Fine-tuning results on the benchmarks' test splits, by initialisation of the encoder (each "
+              "benchmark at the largest share of its training split in this run).",
+              "Initialisation", [Column(header(b)) for b in benches], wide=len(benches) > 3)
     by_key = {(r.benchmark, r.init): r for r in runs}
     for init in inits_in(runs):
-        cells = []
-        for b in benches:
-            r = by_key.get((b, init))
-            cells.append(score_cell(r.primary, r.source, marker=_marker(r)) if r else Cell(display="--"))
-        t.add_row(init_name(init), cells)
-    t.notes = ["Best per column in bold.", _interval_note(runs)] + _dagger_note(t) + _skipped_notes(results, "transfer")
+        t.add_row(init_name(init), [_transfer_cell(by_key.get((b, init)), spread) for b in benches])
+    t.notes = (["Best per column in bold.", _interval_note(runs)] + _seed_note(runs, spread) + _dagger_note(t)
+               + [ran_cells_note(all_runs)] + _skipped_notes(results, "transfer"))
     return t.mark_best()
 
 
 # --------------------------------------------------------------------------- (b) low resource
 def lowres_table(results: dict) -> Table:
     runs = transfer_runs(results)
+    spread = seed_spread(results)
     fractions = sorted({r.fraction for r in runs if r.fraction is not None})
-    t = Table("lowres", "Low-resource fine-tuning: share of each benchmark's training data used.",
-              "Initialisation", [Column(fraction_label(f)) for f in fractions])
+    t = Table("lowres", "Low-resource fine-tuning: share of each benchmark's training split used (tested on the "
+              "full test split).", "Initialisation", [Column(fraction_label(f)) for f in fractions])
     by_key = {(r.benchmark, r.init, r.fraction): r for r in runs}
     for b in benchmarks_in(runs):
         group = f"{benchmark_name(b)} ({metric_name(_primary_metric(runs, b))})"
         for init in inits_in([r for r in runs if r.benchmark == b]):
-            cells = []
-            for f in fractions:
-                r = by_key.get((b, init, f))
-                cells.append(score_cell(r.primary, r.source, marker=_marker(r)) if r else Cell(display="--"))
-            t.add_row(init_name(init), cells, group=group)
-    t.notes = ["Best per benchmark and column in bold.", _interval_note(runs)] + _dagger_note(t)
+            t.add_row(init_name(init), [_transfer_cell(by_key.get((b, init, f)), spread) for f in fractions],
+                      group=group)
+    t.notes = (["Best per benchmark and column in bold.", _interval_note(runs)] + _seed_note(runs, spread)
+               + _dagger_note(t) + [ran_cells_note(runs)])
     return t.mark_best()
 
 

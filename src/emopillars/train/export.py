@@ -89,8 +89,12 @@ def _fmt(m: dict) -> str:
 
 
 def model_card(name: str, base_encoder: str, training_data: str, input_desc: str, labels: Sequence[str],
-               metrics: dict, rule: dict, train_info: dict, limits: Sequence[str] = ()) -> str:
-    """A model card in Markdown: data, metrics with intervals, intended use, limits."""
+               metrics: dict, rule: dict, train_info: dict, limits: Sequence[str] = (),
+               summary: Optional[str] = None) -> str:
+    """A model card in Markdown: data, metrics with intervals, intended use, limits.
+
+    ``summary`` is the card's first sentence (default: a multi-label classifier over the 28 classes).
+    """
     lines = [
         "---",
         "library_name: transformers",
@@ -99,7 +103,8 @@ def model_card(name: str, base_encoder: str, training_data: str, input_desc: str
         "---",
         f"# {name}",
         "",
-        f"Multi-label emotion classifier over the {len(labels)} GoEmotions classes, fine-tuned from `{base_encoder}`.",
+        summary or f"Multi-label emotion classifier over the {len(labels)} GoEmotions classes, fine-tuned from "
+        f"`{base_encoder}`.",
         "",
         "## Training data",
         training_data,

@@ -259,6 +259,20 @@ def _shard(indices: np.ndarray, rank: int, world: int) -> tuple[np.ndarray, floa
     return mine, len(mine) / len(indices)
 
 
+def schedule(n_train: int, cfg: TrainConfig) -> tuple[int, int, int]:
+    """``(steps per epoch, total steps, steps between dev evaluations)`` of a run on ``n_train`` examples."""
+    steps_per_epoch = math.ceil(n_train / cfg.batch_size)
+    total_steps = max(1, math.ceil(cfg.epochs * steps_per_epoch))
+    eval_every = max(1, steps_per_epoch // max(1, cfg.evals_per_epoch), math.ceil(total_steps / max(1, cfg.max_evals)))
+    return steps_per_epoch, total_steps, eval_every
+
+
+def dev_evaluations(n_train: int, cfg: TrainConfig) -> int:
+    """How many times a run on ``n_train`` examples scores the dev set (every ``eval_every`` steps and at the end)."""
+    _, total_steps, eval_every = schedule(n_train, cfg)
+    return total_steps // eval_every + (total_steps % eval_every != 0)
+
+
 def train_classifier(model, tokenizer, train: Sequence[Example], dev: Sequence[Example], cfg: TrainConfig,
                      select_metric: str = "macro_f1", log: Optional[Callable[[dict], None]] = None,
                      accelerator=None) -> TrainResult:
@@ -299,9 +313,7 @@ def train_classifier(model, tokenizer, train: Sequence[Example], dev: Sequence[E
 
         init_bias_from_prior(model, train_enc.targets)
     model.to(device)
-    steps_per_epoch = math.ceil(len(train_enc) / cfg.batch_size)
-    total_steps = max(1, math.ceil(cfg.epochs * steps_per_epoch))
-    eval_every = max(1, steps_per_epoch // max(1, cfg.evals_per_epoch), math.ceil(total_steps / max(1, cfg.max_evals)))
+    steps_per_epoch, total_steps, eval_every = schedule(len(train_enc), cfg)
     optimizer = torch.optim.AdamW(_param_groups(model, cfg), lr=cfg.learning_rate)
     scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * total_steps), total_steps)
     scaler = torch.amp.GradScaler("cuda") if device.type == "cuda" and cfg.mixed_precision == "fp16" else None
