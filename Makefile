@@ -132,7 +132,7 @@ paper-pages: paper
 
 # ------------------------------------------------------------------ benchmarks
 # `bench` runs every benchmark; each area adds its own bench-* target as a prerequisite.
-bench: bench-engine bench-synth bench-train bench-export bench-rehearsal bench-released
+bench: bench-engine bench-synth bench-train bench-export bench-rehearsal bench-released bench-transfer bench-predict
 
 # Export round trip of every encoder family x pooling (max abs logit diff after reload; ~5 min on 2 CPU cores
 # with the roberta-large width).
@@ -164,6 +164,17 @@ bench-scale: setup
 
 # Training loop vs a bare PyTorch loop (samples/s ratio, target >= 0.90) and predict sentences/s (~3 min on 2 CPU cores).
 # Training throughput on a released-format sample, extrapolated to the released profile and the full release.
+# Time of every transfer cell (benchmark x fraction, all initialisations) under the full-split protocol, from rates
+# measured on each benchmark's data: what sets which cells each profile runs.
+.PHONY: bench-transfer
+bench-transfer: setup
+	$(BIN)/python bench/transfer_cost.py --out bench/results/transfer_cost.json
+
+# `predict` throughput of the GoEmotions model (the transfer stage's export) against a BERT-base-sized model.
+.PHONY: bench-predict
+bench-predict: setup
+	$(BIN)/python bench/predict_speed.py --model models/transfer/goemotions/base --out bench/results/predict_speed.json
+
 .PHONY: bench-released
 bench-released: setup
 	$(BIN)/python bench/released_cost.py --out bench/results/released_cost.json
@@ -172,14 +183,14 @@ bench-released: setup
 bench-train: setup
 	$(BIN)/python bench/train.py --out bench/results/train.json
 
-# ------------------------------------------------------------------ experiments
-# Named experiment: the default encoder fine-tuned on all of GoEmotions (43,410 comments), thresholds tuned on dev,
-# test macro-F1 with a 95% bootstrap interval in outputs/experiments/goemotions_full/metrics.json.
-# Long on CPU (about 15-30 min per epoch on 2 idle cores): run it in the background, e.g.
-#   nohup make experiment-goemotions > goemotions.log 2>&1 &
-# Override params with EXPERIMENT_SET="--set epochs=3 --set max_train_minutes=90".
-EXPERIMENT_SET ?=
-.PHONY: experiment-goemotions
-experiment-goemotions: setup
-	$(BIN)/python experiments/goemotions_full.py --params experiments/goemotions_full.yaml \
-		--data $(EMOPILLARS_DATA_MIRROR)/goemotions --out outputs/experiments/goemotions_full $(EXPERIMENT_SET)
+# ------------------------------------------------------------------ the GoEmotions model
+# The full profile's transfer@goemotions for the base encoder alone at 100% (one seed): the same stage and recipe as
+# every transfer run. It writes outputs/metrics/transfer/goemotions/ and the model, models/transfer/goemotions/base/,
+# which `emopillars predict` loads. dvc runs what the stage depends on first (the default-size generation and the
+# Emo Pillars models, about 40 min), then about 40 min of training on 2 idle cores. Run it in the background:
+#   nohup make goemotions-model > goemotions.log 2>&1 &
+.PHONY: goemotions-model
+goemotions-model: setup
+	$(BIN)/python -m emopillars.profiles full --override 'transfer.inits=[base]' --override 'transfer.fractions=[1.0]' \
+		--override transfer.n_seeds=1
+	$(BIN)/dvc repro transfer@goemotions

@@ -75,6 +75,32 @@ def test_profiles_differ_in_scale(tmp_path):
     assert paper.models.generator.source == "hf" and "Mistral-7B-Instruct-v0.2" in paper.models.generator.hf_id
 
 
+def test_transfer_protocol_by_profile(tmp_path):
+    """Full splits everywhere but the CI-size profiles; the default runs the cells that fit its budget."""
+    for name in ("default", "full", "paper", "released"):
+        tp = defaults(name).transfer
+        assert tp.max_train_examples is None and tp.max_eval_examples is None, name
+    default, full = defaults("default").transfer, defaults("full").transfer
+    assert default.fractions_for("goemotions") == [0.01] and default.fractions_for("isear") == [0.01, 0.1]
+    assert all(full.fractions_for(b) == [0.01, 0.1, 1.0] for b in full.benchmarks) and full.n_seeds == 3
+    assert full.training_seeds() == [full.seed, full.seed + 1, full.seed + 2]
+
+
+def test_a_profile_composes_with_overrides_and_a_bad_override_is_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    out = compose("full", tmp_path / "p.yaml", ROOT / "conf", ("transfer.inits=[base]", "transfer.n_seeds=1"))
+    tp = load_params(out).transfer
+    assert tp.inits == ["base"] and tp.n_seeds == 1 and tp.fractions_for("goemotions") == [0.01, 0.1, 1.0]
+    proc = subprocess.run([sys.executable, "-m", "emopillars.profiles", "full", "--output", str(tmp_path / "q.yaml"),
+                           "--override", "transfer.epoch=2", "--config-dir", str(ROOT / "conf")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2 and not (tmp_path / "q.yaml").exists()
+    assert proc.stderr.strip().splitlines() == [
+        "profiles: error: full with overrides ['transfer.epoch=2']: Could not override 'transfer.epoch'."]
+
+
 def test_committed_params_match_default_profile(tmp_path):
     """params.yaml in git is exactly what `dvc exp run -S profile=default` composes."""
     out = compose("default", tmp_path / "params.yaml", ROOT / "conf")
