@@ -97,8 +97,10 @@ def main(argv=None) -> int:
         for record, rows in runs:
             record.write(mtmp / f"{record.run.run_name}.json")
             write_jsonl(ptmp / f"{record.run.run_name}.jsonl", rows)
+    own = " (own-head runs included)" if tp.keep_emopillars_head and len(tp.inits) > 1 else ""
     print(f"transfer {args.benchmark}: {len(runs)} runs ({len(tp.inits)} inits x "
-          f"{len(tp.fractions_for(args.benchmark))} fractions x {tp.n_seeds} seeds) in {time.time() - started:.0f} s "
+          f"{len(tp.fractions_for(args.benchmark))} fractions x {tp.n_seeds} seeds{own}) in "
+          f"{time.time() - started:.0f} s "
           f"-> {args.metrics_dir}; {len(exported)} models -> {args.export_dir}")
     return 0
 

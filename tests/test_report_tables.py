@@ -34,10 +34,32 @@ def _fixture_json(rel):
     return json.loads((FIX / "outputs" / "metrics" / rel).read_text())
 
 
+def _run_file(bench: str, system: str, fraction: float) -> tuple[str, dict]:
+    """``(file stem, record)`` of the fixture's transfer run of ``system`` (``<init>`` or ``<init>-ownhead``) at
+    ``fraction``, its first training seed (the run the tables show)."""
+    found = []
+    for path in (FIX / "outputs" / "metrics" / "transfer" / bench).glob("*__frac*.json"):
+        data = json.loads(path.read_text())
+        run = data["run"]
+        key = run["init"] + ("-ownhead" if run["head_init"] == "emopillars" else "")
+        if key == system and run["fraction"] == fraction:
+            found.append((run["seed"], path.stem, data))
+    assert found, f"no fixture run {system} at {fraction} on {bench}"
+    _, stem, data = min(found)
+    return stem, data
+
+
+SYSTEMS = {"base": "Base encoder", "contextless": "Emo Pillars (context-less)",
+           "contextual": "Emo Pillars (contextual)",
+           "contextless-ownhead": "Emo Pillars (context-less), own 28-way head",
+           "contextual-ownhead": "Emo Pillars (contextual), own 28-way head"}
+
+
 def test_aggregate_mirrors_the_metrics_folders(results):
     files = sorted((FIX / "outputs" / "metrics").rglob("*.json"))
     assert len(results["sources"]) == len(files)
-    assert results["transfer"]["goemotions"]["base__frac1.0"] == _fixture_json("transfer/goemotions/base__frac1.0.json")
+    stem, data = _run_file("goemotions", "base", 1.0)
+    assert results["transfer"]["goemotions"][stem] == data
     assert results["dataset_stats"] == _fixture_json("dataset_stats.json")
     assert set(results["transfer"]) == {p.name for p in (FIX / "outputs" / "metrics" / "transfer").iterdir()}
     assert results["peers"]["own-contextless"]["isear"] == _fixture_json("peers/own-contextless/isear.json")
@@ -64,7 +86,7 @@ def test_aggregate_stage_writes_full_results_and_compact_dvc_metrics(tmp_path):
         _fixture_json("zeroshot/isear/contextless.json")["labels_per_example"]
     headline = json.loads(out.read_text())
     run = headline["transfer"]["goemotions"]["contextless_pct100"]
-    src = _fixture_json("transfer/goemotions/contextless__frac1.0.json")
+    _, src = _run_file("goemotions", "contextless", 1.0)
     assert run["macro_f1"] == src["metrics"]["macro_f1"]["value"]
     assert run["macro_f1_ci_low"] == src["metrics"]["macro_f1"]["ci_low"]
     assert run["delta_vs_base"] == src["paired_test"]["delta"] and run["p_value_vs_base"] == src["paired_test"]["p_value"]
@@ -90,21 +112,22 @@ def test_main_table_marks_the_best_initialisation_per_benchmark(results):
     t = T.main_table(results)
     headers = [c.header for c in t.columns]
     assert headers == ["GoEmotions macro-F1", "ISEAR macro-F1", "MELD weighted-F1"]
-    assert [r.header for r in t.rows] == ["Base encoder", "Emo Pillars (context-less)", "Emo Pillars (contextual)"]
+    systems = [k for k in SYSTEMS if list((FIX / "outputs" / "metrics" / "transfer" / "isear").glob(f"{k}__frac*"))]
+    assert "base" in systems and len(systems) >= 3
+    assert [r.header for r in t.rows] == [SYSTEMS[k] for k in systems]
     for j, bench in enumerate(["goemotions", "isear", "meld"]):
-        values = {i: _fixture_json(f"transfer/{bench}/{i}__frac1.0.json") for i in ("base", "contextless", "contextual")}
-        primary = {i: v["metrics"][v["primary_metric"]]["value"] for i, v in values.items()}
+        values = {i: _run_file(bench, i, 1.0) for i in systems}
+        primary = {i: v["metrics"][v["primary_metric"]]["value"] for i, (_, v) in values.items()}
         # every initialisation that reaches the best value is marked (ties: all of them)
-        names = {"base": "Base encoder", "contextless": "Emo Pillars (context-less)",
-                 "contextual": "Emo Pillars (contextual)"}
         marked = [r.header for r in t.rows if r.cells[j].best]
-        assert marked == [names[i] for i in ("base", "contextless", "contextual")
-                          if primary[i] == max(primary.values())]
-        assert [r.cells[j].value for r in t.rows] == [primary[i] for i in ("base", "contextless", "contextual")]
+        assert marked == [SYSTEMS[i] for i in systems if primary[i] == max(primary.values())]
+        assert [r.cells[j].value for r in t.rows] == [primary[i] for i in systems]
+        stem, base = values["base"]
         base_cell = t.rows[0].cells[j]
-        assert base_cell.ci == (values["base"]["metrics"][values["base"]["primary_metric"]]["ci_low"],
-                                values["base"]["metrics"][values["base"]["primary_metric"]]["ci_high"])
-        assert base_cell.source == f"outputs/metrics/transfer/{bench}/base__frac1.0.json"
+        assert base_cell.ci == (base["metrics"][base["primary_metric"]]["ci_low"],
+                                base["metrics"][base["primary_metric"]]["ci_high"])
+        assert base_cell.source == f"outputs/metrics/transfer/{bench}/{stem}.json"
+    assert "Cells in this run: GoEmotions 10%, 100%; ISEAR 10%, 100%; MELD 10%, 100%." in t.caption
 
 
 def test_interval_level_is_read_from_the_runs(results):
@@ -139,12 +162,12 @@ def test_low_resource_table_has_every_run_and_a_missing_one_is_an_error(results,
     meld = [r for r in t.rows if r.group.startswith("MELD")]
     contextual = next(r for r in meld if r.header == "Emo Pillars (contextual)")
     low = fractions[0]
-    src = _fixture_json(f"transfer/meld/contextual__frac{low}.json")
+    stem, src = _run_file("meld", "contextual", low)
     assert contextual.cells[0].value == src["metrics"]["weighted_f1"]["value"]
-    assert all(c.display != "--" for r in t.rows for c in r.cells)
+    assert all(c.display not in ("--", "not run") for r in t.rows for c in r.cells)
     shutil.copytree(FIX / "outputs" / "metrics", tmp_path / "metrics")
-    (tmp_path / "metrics" / "transfer" / "meld" / f"contextual__frac{low}.json").unlink()
-    with pytest.raises(RecordError, match=rf"outputs/metrics/transfer/meld/contextual__frac{re.escape(str(low))}"
+    (tmp_path / "metrics" / "transfer" / "meld" / f"{stem}.json").unlink()
+    with pytest.raises(RecordError, match=rf"outputs/metrics/transfer/meld/{re.escape(stem)}"
                                           r"\.json: evaluation record not found .*rerun transfer@meld"):
         T.lowres_table(aggregate(tmp_path / "metrics"))
     # best is marked within each benchmark, not across benchmarks
@@ -288,7 +311,7 @@ def test_partial_results_render_without_crashing(tmp_path):
     # the paper refers to every table, so an empty one still carries its caption and label
     assert "\\label{tab:humaneval}" in tex and "\\caption{Human evaluation" in tex
     numbers = compute_numbers(results)
-    base = _fixture_json("transfer/goemotions/base__frac1.0.json")["metrics"]["macro_f1"]["value"]
+    base = _run_file("goemotions", "base", 1.0)[1]["metrics"]["macro_f1"]["value"]
     assert numbers["NExamplesContextless"] == "--" and numbers["GoemotionsBaseFull"] == f"{base:.3f}"
 
 
@@ -302,7 +325,7 @@ def test_numbers_file_defines_valid_macros(tmp_path):
     stats = _fixture_json("dataset_stats.json")["datasets"]
     assert numbers["OotRateContextless"] == f"{100 * stats['contextless']['out_of_taxonomy']['out_of_taxonomy_rate']:.1f}\\%"
     assert numbers["SynthLabelsOut"] == f"{_fixture_json('synth/labels.json')['outputs']:,}".replace(",", "{,}")
-    delta = _fixture_json("transfer/goemotions/contextless__frac1.0.json")["paired_test"]["delta"]
+    delta = _run_file("goemotions", "contextless", 1.0)[1]["paired_test"]["delta"]
     assert numbers["GoemotionsContextlessDeltaFull"] == f"{delta:+.3f}"
     assert numbers["NExamplesGoemotions"] == "43{,}410"
     assert numbers["NExamplesContextual"] == f"{stats['contextual']['examples']:,}".replace(",", "{,}")

@@ -117,8 +117,8 @@ def ran_cells_note(runs: list[Run]) -> str:
     for b in benchmarks_in(runs):
         fractions = sorted({r.fraction for r in runs if r.benchmark == b})
         parts.append(f"{benchmark_name(b)} {', '.join(fraction_label(f) for f in fractions)}")
-    return ("Cells in this run: " + "; ".join(parts) + ". The full profile (make repro PROFILE=full) runs every fraction of every "
-            "benchmark.")
+    return ("Cells in this run: " + "; ".join(parts) + ". The full profile (make repro PROFILE=full) runs every "
+            "fraction of every benchmark.")
 
 
 def main_table(results: dict) -> Table:
@@ -134,13 +134,13 @@ def main_table(results: dict) -> Table:
         return f"{benchmark_name(b)} {metric_name(_primary_metric(runs, b))}".strip() + pct
 
     t = Table("main", "Fine-tuning results on the benchmarks' test splits, by initialisation of the encoder (each "
-              "benchmark at the largest share of its training split in this run).",
+              "benchmark at the largest share of its training split in this run). " + ran_cells_note(all_runs),
               "Initialisation", [Column(header(b)) for b in benches], wide=len(benches) > 3)
     by_key = {(r.benchmark, r.init): r for r in runs}
     for init in inits_in(runs):
         t.add_row(init_name(init), [_transfer_cell(by_key.get((b, init)), spread) for b in benches])
     t.notes = (["Best per column in bold.", _interval_note(runs)] + _seed_note(runs, spread) + _dagger_note(t)
-               + [ran_cells_note(all_runs)] + _skipped_notes(results, "transfer"))
+               + _skipped_notes(results, "transfer"))
     return t.mark_best()
 
 
@@ -150,7 +150,8 @@ def lowres_table(results: dict) -> Table:
     spread = seed_spread(results)
     fractions = sorted({r.fraction for r in runs if r.fraction is not None})
     t = Table("lowres", "Low-resource fine-tuning: share of each benchmark's training split used (tested on the "
-              "full test split).", "Initialisation", [Column(fraction_label(f)) for f in fractions])
+              "full test split). " + ran_cells_note(runs), "Initialisation",
+              [Column(fraction_label(f)) for f in fractions])
     by_key = {(r.benchmark, r.init, r.fraction): r for r in runs}
     for b in benchmarks_in(runs):
         group = f"{benchmark_name(b)} ({metric_name(_primary_metric(runs, b))})"
@@ -158,7 +159,7 @@ def lowres_table(results: dict) -> Table:
             t.add_row(init_name(init), [_transfer_cell(by_key.get((b, init, f)), spread) for f in fractions],
                       group=group)
     t.notes = (["Best per benchmark and column in bold.", _interval_note(runs)] + _seed_note(runs, spread)
-               + _dagger_note(t) + [ran_cells_note(runs)])
+               + _dagger_note(t))
     return t.mark_best()
 
 
