@@ -37,6 +37,7 @@ INIT_NAMES = {
 }
 BULKY_KEYS = frozenset({"predictions", "probabilities", "scores_matrix"})
 EVALUATION_KINDS = ("transfer", "zeroshot", "llm_baseline")
+PEER_OWN_RULES = ("model_threshold", "argmax")  # a published classifier's own decision rule, before dev tuning
 
 
 def aggregate(metrics_dir: str | os.PathLike, base: str | os.PathLike | None = None) -> dict:

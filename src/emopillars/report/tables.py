@@ -10,6 +10,7 @@ import random
 from typing import TYPE_CHECKING, Iterable, Optional
 
 from emopillars.report.results import (
+    PEER_OWN_RULES,
     DatasetSummary,
     Run,
     benchmark_name,
@@ -444,9 +445,6 @@ def generation_cost_table(results: dict, scale) -> Table:
 
 
 # --------------------------------------------------------------------------- published against measured
-PEER_OWN_RULES = ("model_threshold", "argmax")
-
-
 def published_table(results: dict, published: "PublishedFigures") -> Table:
     """Published figures (``reports/published.yaml``) beside what this pipeline measured under its protocol.
 
