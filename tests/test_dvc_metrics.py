@@ -122,3 +122,10 @@ def _img_sources(page: str) -> list[str]:
     import re
 
     return re.findall(r'<img[^>]*src="([^"]+)"', page)
+
+
+def test_readme_draws_the_stage_graph_dvc_draws():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme.split("```mermaid\n", 1)[1].split("\n```", 1)[0]
+    drawn = run(ROOT, "dvc", "dag", "--mermaid").stdout.strip()
+    assert block.strip() == drawn, "README's stage graph is out of date: paste the output of dvc dag --mermaid"
