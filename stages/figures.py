@@ -34,7 +34,9 @@ def main(argv: list[str] | None = None) -> int:
     results = load_results(args.results)
     train_rows = read_jsonl(args.train_data) if Path(args.train_data).exists() else []
     Path(args.out_dir).mkdir(parents=True, exist_ok=True)
-    written = make_figures(results, train_rows, args.train_plots, args.out_dir, params.formats, args.goemotions)
+    data = Path(args.train_data)  # <datasets>/<dataset>/<split>.jsonl
+    written = make_figures(results, train_rows, args.train_plots, args.out_dir, params.formats, args.goemotions,
+                           train_dataset=data.parent.name, train_split=data.stem)
     drawn = [n for n, paths in written.items() if paths]
     skipped = [n for n, paths in written.items() if not paths]
     print(f"figures: {len(drawn)} drawn ({', '.join(drawn) or 'none'}) as {'+'.join(params.formats)} -> {args.out_dir}"

@@ -6,6 +6,7 @@ import os
 import struct
 from pathlib import Path
 
+import matplotlib.text
 import numpy as np
 import pytest
 
@@ -88,3 +89,64 @@ def test_training_curves_read_dvc_plot_tables():
     header, rows = rows[0], rows[1:]
     assert xname == "step" and list(x) == [int(r[header.index("step")]) for r in rows]
     assert list(y) == [float(r[header.index("dev_macro_f1")]) for r in rows]
+
+
+def _texts(fig) -> str:
+    return " ".join(t.get_text() for t in fig.findobj(matplotlib.text.Text))
+
+
+def test_per_class_bars_show_support_and_grey_out_classes_with_few_test_examples():
+    from emopillars.report.figures import MIN_SUPPORT, per_class_f1_figure
+
+    results = aggregate(FIX / "outputs" / "metrics")
+    fig = per_class_f1_figure(results)
+    ax = fig.axes[0]
+    ticks = [t for t in ax.get_yticklabels()]
+    supports = [int(t.get_text().rsplit("(n=", 1)[1].rstrip(")")) for t in ticks]
+    few = [s < MIN_SUPPORT for s in supports]
+    assert any(few) and not all(few)
+    assert few == sorted(few)  # every class with too few test examples comes after the others
+    greyed = [t.get_color() != ticks[0].get_color() for t in ticks]
+    assert greyed == few
+    assert f"fewer than {MIN_SUPPORT} test examples" in _texts(fig)
+    assert "higher is better" in ax.get_xlabel()
+
+
+def test_cooccurrence_cells_carry_their_counts_and_the_title_names_the_dataset():
+    from emopillars.report.figures import cooccurrence_figure
+
+    rows = read_jsonl(FIX / "data" / "emopillars" / "contextless" / "train.jsonl")
+    fig = cooccurrence_figure(rows, "contextless", "train")
+    ax = fig.axes[0]
+    assert ax.get_title() == f"Emo Pillars (context-less), train split: {len(rows):,} examples"
+    counts, totals = cooccurrence_matrix(rows)
+    pairs = int(counts.sum() - np.trace(counts))
+    cells = [int(t.get_text()) for t in ax.texts if t.get_text()]
+    assert sum(cells) == pairs and all(c > 0 for c in cells)
+    assert len(ax.get_yticklabels()) == int((totals > 0).sum())
+
+
+def test_training_curves_with_few_values_are_points_with_a_note():
+    from emopillars.report.figures import MIN_CURVE_POINTS, training_curves_figure
+
+    fig = training_curves_figure(FIX / "outputs" / "plots" / "train")
+    lines = [line for ax in fig.axes for line in ax.get_lines() if len(line.get_xdata())]
+    assert lines
+    for line in lines:
+        assert (line.get_linestyle() == "None") == (len(line.get_xdata()) < MIN_CURVE_POINTS)
+    assert f"fewer than {MIN_CURVE_POINTS} values" in _texts(fig)
+    assert {ax.get_ylabel() for ax in fig.axes if ax.get_title()} <= {"lower is better", "higher is better"}
+
+
+def test_diversity_says_which_classes_are_empty_and_which_way_is_more_diverse():
+    from emopillars.report.figures import diversity_figure
+    from emopillars.report.results import dataset_summaries
+
+    results = aggregate(FIX / "outputs" / "metrics")
+    fig = diversity_figure(results)
+    measured = dataset_summaries(results)["contextless"].diversity.per_class
+    empty = [e for e in EMOTION_INDEX if e not in measured]
+    assert empty
+    assert f"No points for {', '.join(empty)}: fewer than 2 texts" in _texts(fig)
+    arrows = [ax.get_xlabel() for ax in fig.axes]
+    assert arrows == ["more diverse \u2192", "more diverse \u2192", "\u2190 more diverse", "\u2190 more diverse"]

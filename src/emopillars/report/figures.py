@@ -16,6 +16,7 @@ from typing import Iterable, Optional
 import matplotlib
 
 matplotlib.use("Agg")  # headless, whatever matplotlibrc is in effect
+import matplotlib.ticker  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
@@ -35,6 +36,18 @@ from emopillars.taxonomy import EMOTIONS  # noqa: E402
 
 PALETTE = {"base": "#7f7f7f", "contextless": "#1f77b4", "contextual": "#ff7f0e",
            "goemotions": "#7f7f7f", "llm": "#2ca02c"}
+MIN_SUPPORT = 10  # test examples below which a class's F1 is drawn greyed out, as too few to read
+MIN_CURVE_POINTS = 5  # fewer evaluations than this are drawn as points, not as a curve
+HIGHER, LOWER = "higher is better", "lower is better"
+MUTED = "#b0b0b0"
+
+
+def _note(fig, text: str) -> None:
+    """Small print under everything the figure draws (what is left out or greyed, and why); call it last."""
+    box = fig.get_tightbbox(fig.canvas.get_renderer())  # inches, tick labels and legends included
+    width, height = fig.get_figwidth(), fig.get_figheight()
+    fig.text(box.x0 / width, (box.y0 - 0.05) / height, text, ha="left", va="top", fontsize=6.5, color="#555555",
+             wrap=True)
 
 
 def _style() -> None:
@@ -85,16 +98,16 @@ def label_distribution_figure(results: dict, synthetic: Iterable[str] = ("contex
     for name, dist in dists + [(reference, reference_counts)]:
         shares = _shares(dist) if dist is not None else None
         if shares is not None:
-            series.append((name, shares))
+            series.append((name, shares, int(sum(dist.values()))))
     if not series:
         return None
     _style()
     fig, ax = plt.subplots(figsize=(7.0, 2.6))
     x = np.arange(len(EMOTIONS))
     width = 0.8 / len(series)
-    for k, (name, shares) in enumerate(series):
-        ax.bar(x + (k - (len(series) - 1) / 2) * width, 100 * shares, width, label=DATASET_NAMES.get(name, name),
-               color=PALETTE.get(name))
+    for k, (name, shares, n) in enumerate(series):
+        ax.bar(x + (k - (len(series) - 1) / 2) * width, 100 * shares, width,
+               label=f"{DATASET_NAMES.get(name, name)} ({n:,} labels)", color=PALETTE.get(name))
     ax.set_xticks(x, EMOTIONS, rotation=60, ha="right")
     ax.set_xlim(-0.6, len(EMOTIONS) - 0.4)
     ax.set_ylabel("share of labels (%)")
@@ -104,7 +117,12 @@ def label_distribution_figure(results: dict, synthetic: Iterable[str] = ("contex
 
 
 # --------------------------------------------------------------------------- per-class F1
-def per_class_f1_figure(results: dict, benchmark: str = "goemotions"):
+def per_class_f1_figure(results: dict, benchmark: str = "goemotions", min_support: int = MIN_SUPPORT):
+    """Per-class test F1 of each initialisation at the largest training fraction, with each class's support.
+
+    Classes with fewer than ``min_support`` test examples are drawn greyed out below the others: their F1
+    rests on too few examples to be compared.
+    """
     runs = [r for r in transfer_runs(results) if r.benchmark == benchmark]
     full = full_data_fraction(runs)
     runs = {r.init: r for r in runs if r.fraction == full}
@@ -112,22 +130,34 @@ def per_class_f1_figure(results: dict, benchmark: str = "goemotions"):
         return None
     base = runs["base"].record.per_class
     labels = [e for e in EMOTIONS if e in base] or sorted(base)
-    order = sorted(labels, key=lambda l: -base[l].f1)
+    support = {l: base[l].support for l in labels}
+    reliable = sorted((l for l in labels if support[l] >= min_support), key=lambda l: -base[l].f1)
+    few = sorted((l for l in labels if support[l] < min_support), key=lambda l: (-support[l], l))
+    order = reliable + few
     _style()
-    fig, ax = plt.subplots(figsize=(3.4, 0.16 * len(order) + 0.9))
+    fig, ax = plt.subplots(figsize=(3.6, 0.16 * len(order) + 1.2))
     y = np.arange(len(order))
     inits = inits_in(list(runs.values()))
     height = 0.8 / len(inits)
     for k, init in enumerate(inits):
         f1 = [runs[init].record.per_class[l].f1 for l in order]
-        ax.barh(y + (k - (len(inits) - 1) / 2) * height, f1, height, label=init_name(init), color=PALETTE.get(init))
-    ax.set_yticks(y, order)
-    ax.invert_yaxis()
-    ax.set_xlabel(f"F1 on {benchmark_name(benchmark)} test")
+        colors = [PALETTE.get(init) if l in reliable else MUTED for l in order]
+        ax.barh(y + (k - (len(inits) - 1) / 2) * height, f1, height, label=init_name(init), color=colors)
+    ax.set_yticks(y, [f"{l} (n={support[l]})" for l in order])
+    for tick, l in zip(ax.get_yticklabels(), order):
+        if l in few:
+            tick.set_color("#888888")
+    if few and reliable:
+        ax.axhline(len(reliable) - 0.5, color="#888888", lw=0.6, ls="--")
+    ax.set_xlabel(f"F1 on {benchmark_name(benchmark)} test ({HIGHER})")
     ax.set_xlim(0, 1)
     ax.set_ylim(len(order) - 0.5, -0.5)
     ax.grid(axis="y", visible=False)
     ax.legend(frameon=False, loc="lower center", bbox_to_anchor=(0.4, 1.0), ncols=1)
+    n_test = runs["base"].record.n_test
+    _note(fig, f"n: test examples of the class (of {n_test:,}); trained on {100 * full:g}% of the training split. "
+               + (f"Grey, below the line: fewer than {min_support} test examples, too few to compare. " if few else "")
+               + "No bar: F1 = 0.")
     return fig
 
 
@@ -154,36 +184,51 @@ def low_resource_figure(results: dict):
         ax.minorticks_off()
         ax.set_xlabel("training data used (%)")
         ax.set_title(benchmark_name(b))
-        ax.set_ylabel(metric_name(brun[0].primary_metric))
+        ax.set_ylabel(f"{metric_name(brun[0].primary_metric)} ({HIGHER})")
     handles, labels = axes[0][0].get_legend_handles_labels()
     fig.legend(handles, labels, frameon=False, loc="lower center", ncols=len(labels), bbox_to_anchor=(0.5, 1.0))
     fig.tight_layout()
+    rec = runs[0].record
+    tests = ", ".join(f"{benchmark_name(b)} {next(r.record.n_test for r in runs if r.benchmark == b):,}" for b in benches)
+    _note(fig, f"Shaded: {rec.bootstrap.confidence:.0%} bootstrap interval over the test examples ({tests}); "
+               f"one training seed per point.")
     return fig
 
 
 # --------------------------------------------------------------------------- diversity per class
 def diversity_figure(results: dict, synthetic: str = "contextless", reference: str = "goemotions"):
+    """Four diversity measures per class, the synthetic set beside GoEmotions sampled at the same sizes.
+
+    Each class is measured on a sample of its texts (``dataset_stats.sample_per_class`` at most); a class with
+    fewer than two texts in the synthetic set has no measure in either series, and the figure says which.
+    """
     datasets = dataset_summaries(results)
     series = [(n, datasets[n].diversity.per_class) for n in (synthetic, reference) if n in datasets]
     series = [(n, d) for n, d in series if d]
-    measures = [(k, label) for k, label, _ in DIVERSITY_MEASURES]
     if not series:
         return None
     _style()
-    fig, axes = plt.subplots(1, len(measures), figsize=(1.75 * len(measures) + 0.8, 4.6), sharey=True,
-                             squeeze=False)
+    fig, axes = plt.subplots(1, len(DIVERSITY_MEASURES), figsize=(1.75 * len(DIVERSITY_MEASURES) + 1.2, 4.9),
+                             sharey=True, squeeze=False)
     y = np.arange(len(EMOTIONS))
-    for ax, (k, label) in zip(axes[0], measures):
+    for ax, (k, label, lower_is_more_diverse) in zip(axes[0], DIVERSITY_MEASURES):
         for name, d in series:
             vals = [float(getattr(d[e], k)) if e in d else np.nan for e in EMOTIONS]
             ax.plot(vals, y, "o", ms=3, label=DATASET_NAMES.get(name, name), color=PALETTE.get(name))
         ax.set_title(label)
+        ax.set_xlabel(("← more diverse" if lower_is_more_diverse else "more diverse →"), fontsize=7)
         ax.grid(axis="y", alpha=0.3)
-    axes[0][0].set_yticks(y, EMOTIONS)
+    ours = dict(series)[synthetic] if synthetic in dict(series) else series[0][1]
+    axes[0][0].set_yticks(y, [f"{e} (n={ours[e].n})" if e in ours else f"{e} (–)" for e in EMOTIONS])
     axes[0][0].invert_yaxis()
     handles, labels = axes[0][0].get_legend_handles_labels()
     fig.tight_layout()
     fig.legend(handles, labels, frameon=False, loc="lower center", ncols=len(labels), bbox_to_anchor=(0.5, 1.0))
+    empty = [e for e in EMOTIONS if e not in ours]
+    _note(fig, f"n: texts measured per class (the same number sampled from GoEmotions). "
+               + (f"No points for {', '.join(empty)}: fewer than 2 texts of the class in "
+                  f"{DATASET_NAMES.get(synthetic, synthetic)}. " if empty else "")
+               + "Higher dist-1/dist-2 and lower self-BLEU/embedding similarity mean more diverse texts.")
     return fig
 
 
@@ -200,25 +245,39 @@ def cooccurrence_matrix(rows: Iterable[dict]) -> tuple[np.ndarray, np.ndarray]:
     return counts, np.diag(counts).copy()
 
 
-def cooccurrence_figure(rows: list[dict]):
-    """Heatmap of P(column label | row label) over the examples' labels."""
+def cooccurrence_figure(rows: list[dict], dataset: str = "contextless", split: str = "train"):
+    """Heatmap of P(column label | row label) over the examples' labels, each cell with its count of examples.
+
+    Only classes that occur are drawn; the title names the dataset and split and the number of examples.
+    """
     counts, totals = cooccurrence_matrix(rows)
     if totals.sum() == 0:
         return None
     import seaborn as sns
 
     _style()
+    present = [i for i in range(len(EMOTIONS)) if totals[i] > 0]
+    counts, totals = counts[np.ix_(present, present)], totals[present]
+    names = [EMOTIONS[i] for i in present]
     with np.errstate(invalid="ignore", divide="ignore"):
-        cond = np.where(totals[:, None] > 0, counts / totals[:, None], np.nan)
+        cond = counts / totals[:, None]
     np.fill_diagonal(cond, np.nan)
-    fig, ax = plt.subplots(figsize=(5.6, 5.0))
-    sns.heatmap(cond, ax=ax, cmap="rocket_r", vmin=0, vmax=max(0.05, float(np.nanmax(cond)) if np.isfinite(cond).any() else 1),
-                xticklabels=EMOTIONS, yticklabels=EMOTIONS, square=True, linewidths=0,
+    annot = np.where(np.eye(len(names), dtype=bool) | (counts == 0), "", counts.astype(int).astype(str))
+    side = 1.6 + 0.2 * len(names)
+    fig, ax = plt.subplots(figsize=(side + 1.0, side))
+    finite = cond[np.isfinite(cond)]
+    sns.heatmap(cond, ax=ax, cmap="rocket_r", vmin=0, vmax=max(0.05, float(finite.max()) if finite.size else 1),
+                xticklabels=names, yticklabels=[f"{e} (n={int(t)})" for e, t in zip(names, totals)], square=True,
+                linewidths=0.2, linecolor="#f0f0f0", annot=annot, fmt="", annot_kws={"fontsize": 4.5},
                 cbar_kws={"label": "P(column label | row label)", "shrink": 0.7})
     ax.tick_params(axis="both", labelsize=6)
     ax.grid(False)
     ax.set_xlabel("co-occurring label")
-    ax.set_ylabel("label")
+    ax.set_ylabel("label (n: examples with it)")
+    absent = len(EMOTIONS) - len(names)
+    ax.set_title(f"{DATASET_NAMES.get(dataset, dataset)}, {split} split: {len(rows):,} examples", fontsize=8)
+    _note(fig, "Cell: examples labelled with both (colour: their share of the row label's examples; blank: none). "
+               + (f"{absent} classes without examples are left out." if absent else ""))
     return fig
 
 
@@ -264,22 +323,37 @@ def read_curves(plots_dir: str | os.PathLike) -> dict[str, dict[str, tuple[str, 
     return curves
 
 
-def training_curves_figure(plots_dir: str | os.PathLike):
+CURVE_AXES = {"train_loss": ("train loss", LOWER), "dev_loss": ("dev loss", LOWER),
+              "dev_macro_f1": ("dev macro-F1", HIGHER)}
+
+
+def training_curves_figure(plots_dir: str | os.PathLike, min_points: int = MIN_CURVE_POINTS):
+    """One panel per logged quantity, one series per model; a series with fewer than ``min_points`` evaluations
+    is drawn as points (no line between them) and the figure says so."""
     curves = read_curves(plots_dir)
     if not curves:
         return None
     _style()
     metrics = sorted(curves)
-    fig, axes = plt.subplots(1, len(metrics), figsize=(2.6 * len(metrics), 2.2), squeeze=False)
+    fig, axes = plt.subplots(1, len(metrics), figsize=(2.6 * len(metrics), 2.3), squeeze=False)
+    sparse = False
     for ax, metric in zip(axes[0], metrics):
         for model, (xname, x, y) in sorted(curves[metric].items()):
-            ax.plot(x, y, marker="o" if len(x) < 12 else None, ms=3, label=DATASET_NAMES.get(model, model),
-                    color=PALETTE.get(model))
-        ax.set_title(metric.replace("_", " "))
-        ax.set_xlabel(xname)
+            few = len(x) < min_points
+            sparse |= few
+            ax.plot(x, y, marker="o", ms=3.5 if few else 2, ls="none" if few else "-",
+                    label=DATASET_NAMES.get(model, model), color=PALETTE.get(model))
+        title, better = CURVE_AXES.get(metric, (metric.replace("_", " "), None))
+        ax.set_title(title)
+        if better:
+            ax.set_ylabel(better, fontsize=7)
+        ax.set_xlabel("optimizer step" if xname == "step" else xname)
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     handles, labels = axes[0][0].get_legend_handles_labels()
     fig.tight_layout()
     fig.legend(handles, labels, frameon=False, loc="lower center", ncols=len(labels), bbox_to_anchor=(0.5, 1.0))
+    if sparse:
+        _note(fig, f"Points, not curves: fewer than {min_points} values logged per run.")
     return fig
 
 
@@ -288,10 +362,12 @@ FIGURES = ("label_distribution", "per_class_f1", "low_resource", "diversity", "c
 
 def make_figures(results: dict, train_rows: Optional[list[dict]], plots_dir: str | os.PathLike,
                  out_dir: str | os.PathLike, formats: Iterable[str] = ("pdf", "png"),
-                 goemotions_dir: str | os.PathLike | None = None) -> dict[str, list[Path]]:
+                 goemotions_dir: str | os.PathLike | None = None, train_dataset: str = "contextless",
+                 train_split: str = "train") -> dict[str, list[Path]]:
     """Draw every figure there is data for; ``{figure name: written paths}`` (empty list: no data).
 
-    ``goemotions_dir`` (the GoEmotions TSV folder) supplies GoEmotions' label distribution.
+    ``goemotions_dir`` (the GoEmotions TSV folder) supplies GoEmotions' label distribution; ``train_rows`` are
+    the examples of ``train_dataset``'s ``train_split`` (the co-occurrence heatmap names them).
     """
     makers = {
         "label_distribution": lambda: label_distribution_figure(
@@ -299,7 +375,7 @@ def make_figures(results: dict, train_rows: Optional[list[dict]], plots_dir: str
         "per_class_f1": lambda: per_class_f1_figure(results),
         "low_resource": lambda: low_resource_figure(results),
         "diversity": lambda: diversity_figure(results),
-        "cooccurrence": lambda: cooccurrence_figure(train_rows or []),
+        "cooccurrence": lambda: cooccurrence_figure(train_rows or [], train_dataset, train_split),
         "training_curves": lambda: training_curves_figure(plots_dir),
     }
     written = {}
