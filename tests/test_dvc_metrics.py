@@ -51,12 +51,12 @@ def repo(tmp_path_factory) -> Path:
     repo = tmp_path_factory.mktemp("dvcrepo")
     run(repo, "git", "init", "-q")
     run(repo, "dvc", "init", "-q")
-    run(repo, "dvc", "config", "core.analytics", "false")
-    for name in ("dvc.yaml", "params.yaml"):
+    for name in ("dvc.yaml", "params.yaml", ".dvc/config", "reports/templates/plots.html"):
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(ROOT / name, repo / name)
     shutil.copytree(FIX / "outputs", repo / "outputs")
     aggregate(repo, repo / "outputs" / "metrics")
-    run(repo, "git", "add", "dvc.yaml", "params.yaml", ".dvc", "metrics")
+    run(repo, "git", "add", "dvc.yaml", "params.yaml", ".dvc", "reports/templates", "metrics")
     run(repo, "git", "commit", "-qm", "a run")
     return repo
 
@@ -111,6 +111,7 @@ def test_plots_show_renders_the_figures_without_the_network(repo, tmp_path):
         shutil.copy(ROOT / "reports" / "figures" / "per_class_f1.png", figures / f"{name}.png")
     p = run(repo, "dvc", "plots", "show", "-o", str(tmp_path / "plots"))
     page = (tmp_path / "plots" / "index.html").read_text()
+    assert "<title>Emo Pillars: figures</title>" in page  # the project's page (.dvc/config plots.html_template)
     assert "<script" not in page and "http" not in page.split("<body>")[1]  # nothing fetched from a CDN
     shown = sorted(name for name in FIGURES for src in _img_sources(page) if src.endswith(f"figures_{name}.png"))
     assert shown == sorted(FIGURES), p.stdout
