@@ -38,7 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--metrics-dir", required=True)
     p.add_argument("--out", required=True, help="headline numbers, every run")
-    p.add_argument("--metrics", required=True, help="folder of DVC metrics: small files of numbers, kept in git")
+    p.add_argument("--metrics", default=None,
+                   help="folder of DVC metrics, small files of numbers kept in git (default: not written)")
     p.add_argument("--full", required=True, help="every metrics file verbatim, for tables and figures")
     args = p.parse_args(argv)
     require_writable(args.out, args.full, args.metrics)
@@ -51,10 +52,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     write_json(args.full, results)
     write_json(args.out, headline)
-    write_metrics(args.metrics, summaries)
+    if args.metrics is not None:
+        write_metrics(args.metrics, summaries)
     parts = sorted(k for k in results if k != "sources")
     print(f"aggregate: {len(results['sources'])} metrics files ({', '.join(parts) or 'none'}) -> {args.out}, "
-          f"{args.full}, {len(summaries)} DVC metrics files in {args.metrics}/")
+          f"{args.full}" + (f", {len(summaries)} DVC metrics files in {args.metrics}/" if args.metrics else ""))
     return 0
 
 
