@@ -16,6 +16,7 @@ from typing import Iterable, Optional
 import matplotlib
 
 matplotlib.use("Agg")  # headless, whatever matplotlibrc is in effect
+import matplotlib.colors  # noqa: E402
 import matplotlib.ticker  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
@@ -29,6 +30,7 @@ from emopillars.report.results import (  # noqa: E402
     init_name,
     inits_in,
     metric_name,
+    seed_spread,
     transfer_runs,
 )
 from emopillars.report.tables import DATASET_NAMES, DIVERSITY_MEASURES  # noqa: E402
@@ -39,7 +41,6 @@ PALETTE = {"base": "#7f7f7f", "contextless": "#1f77b4", "contextual": "#ff7f0e",
 MIN_SUPPORT = 10  # test examples below which a class's F1 is drawn greyed out, as too few to read
 MIN_CURVE_POINTS = 5  # fewer evaluations than this are drawn as points, not as a curve
 HIGHER, LOWER = "higher is better", "lower is better"
-MUTED = "#b0b0b0"
 
 
 def _note(fig, text: str) -> None:
@@ -130,6 +131,8 @@ def per_class_f1_figure(results: dict, benchmark: str = "goemotions", min_suppor
         return None
     base = runs["base"].record.per_class
     labels = [e for e in EMOTIONS if e in base] or sorted(base)
+    absent = [l for l in labels if base[l].support == 0]
+    labels = [l for l in labels if l not in absent]
     support = {l: base[l].support for l in labels}
     reliable = sorted((l for l in labels if support[l] >= min_support), key=lambda l: -base[l].f1)
     few = sorted((l for l in labels if support[l] < min_support), key=lambda l: (-support[l], l))
@@ -141,7 +144,8 @@ def per_class_f1_figure(results: dict, benchmark: str = "goemotions", min_suppor
     height = 0.8 / len(inits)
     for k, init in enumerate(inits):
         f1 = [runs[init].record.per_class[l].f1 for l in order]
-        colors = [PALETTE.get(init) if l in reliable else MUTED for l in order]
+        colors = [matplotlib.colors.to_rgba(PALETTE.get(init, "#333333"), 1.0 if l in reliable else 0.3)
+                  for l in order]
         ax.barh(y + (k - (len(inits) - 1) / 2) * height, f1, height, label=init_name(init), color=colors)
     ax.set_yticks(y, [f"{l} (n={support[l]})" for l in order])
     for tick, l in zip(ax.get_yticklabels(), order):
@@ -156,8 +160,9 @@ def per_class_f1_figure(results: dict, benchmark: str = "goemotions", min_suppor
     ax.legend(frameon=False, loc="lower center", bbox_to_anchor=(0.4, 1.0), ncols=1)
     n_test = runs["base"].record.n_test
     _note(fig, f"n: test examples of the class (of {n_test:,}); trained on {100 * full:g}% of the training split. "
-               + (f"Grey, below the line: fewer than {min_support} test examples, too few to compare. " if few else "")
-               + "No bar: F1 = 0.")
+               + (f"Faded, below the line: fewer than {min_support} test examples, too few to compare. " if few else "")
+               + "No bar: F1 = 0."
+               + (f" Not in the test split, left out: {', '.join(absent)}." if absent else ""))
     return fig
 
 
@@ -169,12 +174,17 @@ def low_resource_figure(results: dict):
         return None
     _style()
     fig, axes = plt.subplots(1, len(benches), figsize=(2.4 * len(benches), 2.3), squeeze=False)
+    spread = seed_spread(results)
     for ax, b in zip(axes[0], benches):
         brun = [r for r in runs if r.benchmark == b]
         for init in inits_in(brun):
             pts = sorted((r.fraction, r.primary) for r in brun if r.init == init)
             xs = [100 * f for f, _ in pts]
             ax.plot(xs, [s.value for _, s in pts], marker="o", ms=3, label=init_name(init), color=PALETTE.get(init))
+            sds = [spread[(b, init, f)].sd if (b, init, f) in spread else 0.0 for f, _ in pts]
+            if any(sds):
+                ax.errorbar(xs, [s.value for _, s in pts], yerr=sds, fmt="none", ecolor=PALETTE.get(init),
+                            elinewidth=0.8, capsize=2)
             if all(s.ci for _, s in pts):
                 ax.fill_between(xs, [s.ci_low for _, s in pts], [s.ci_high for _, s in pts], alpha=0.2,
                                 color=PALETTE.get(init), linewidth=0)
@@ -190,8 +200,11 @@ def low_resource_figure(results: dict):
     fig.tight_layout()
     rec = runs[0].record
     tests = ", ".join(f"{benchmark_name(b)} {next(r.record.n_test for r in runs if r.benchmark == b):,}" for b in benches)
-    _note(fig, f"Shaded: {rec.bootstrap.confidence:.0%} bootstrap interval over the test examples ({tests}); "
-               f"one training seed per point.")
+    seeds = sorted({sp.n for (b, _, _), sp in spread.items() if b in benches})
+    _note(fig, f"Points: the first training seed's test score; shaded: its {rec.bootstrap.confidence:.0%} bootstrap "
+               f"interval over the test examples ({tests})"
+               + (f"; error bars: standard deviation over {'/'.join(map(str, seeds))} training seeds." if seeds
+                  else "; one training seed per point."))
     return fig
 
 
