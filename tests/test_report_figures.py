@@ -134,7 +134,7 @@ def test_training_curves_with_few_values_are_points_with_a_note():
     assert lines
     for line in lines:
         assert (line.get_linestyle() == "None") == (len(line.get_xdata()) < MIN_CURVE_POINTS)
-    assert f"fewer than {MIN_CURVE_POINTS} values" in _texts(fig)
+    assert f"fewer than {MIN_CURVE_POINTS} values logged" in _texts(fig)
     assert {ax.get_ylabel() for ax in fig.axes if ax.get_title()} <= {"lower is better", "higher is better"}
 
 

@@ -30,6 +30,7 @@ from emopillars.report.results import (  # noqa: E402
     init_name,
     inits_in,
     metric_name,
+    OWN_HEAD,
     seed_spread,
     transfer_runs,
 )
@@ -37,6 +38,7 @@ from emopillars.report.tables import DATASET_NAMES, DIVERSITY_MEASURES  # noqa: 
 from emopillars.taxonomy import EMOTIONS  # noqa: E402
 
 PALETTE = {"base": "#7f7f7f", "contextless": "#1f77b4", "contextual": "#ff7f0e",
+           "contextless-ownhead": "#0b3c68", "contextual-ownhead": "#a34700",
            "goemotions": "#7f7f7f", "llm": "#2ca02c"}
 MIN_SUPPORT = 10  # test examples below which a class's F1 is drawn greyed out, as too few to read
 MIN_CURVE_POINTS = 5  # fewer evaluations than this are drawn as points, not as a curve
@@ -126,7 +128,8 @@ def per_class_f1_figure(results: dict, benchmark: str = "goemotions", min_suppor
     """
     runs = [r for r in transfer_runs(results) if r.benchmark == benchmark]
     full = full_data_fraction(runs)
-    runs = {r.init: r for r in runs if r.fraction == full}
+    own_head = sorted({r.init for r in runs if r.init.endswith(OWN_HEAD)})
+    runs = {r.init: r for r in runs if r.fraction == full and not r.init.endswith(OWN_HEAD)}
     if "base" not in runs or len(runs) < 2:
         return None
     base = runs["base"].record.per_class
@@ -159,10 +162,12 @@ def per_class_f1_figure(results: dict, benchmark: str = "goemotions", min_suppor
     ax.grid(axis="y", visible=False)
     ax.legend(frameon=False, loc="lower center", bbox_to_anchor=(0.4, 1.0), ncols=1)
     n_test = runs["base"].record.n_test
-    _note(fig, f"n: test examples of the class (of {n_test:,}); trained on {100 * full:g}% of the training split. "
+    _note(fig, f"n: test examples of the class (of {n_test:,}); trained on {100 * full:g}% of the training split "
+               f"(first training seed). "
                + (f"Faded, below the line: fewer than {min_support} test examples, too few to compare. " if few else "")
                + "No bar: F1 = 0."
-               + (f" Not in the test split, left out: {', '.join(absent)}." if absent else ""))
+               + (f" Not in the test split, left out: {', '.join(absent)}." if absent else "")
+               + (" Every encoder with a fresh head; the own-head runs are in the main table." if own_head else ""))
     return fig
 
 
@@ -180,7 +185,8 @@ def low_resource_figure(results: dict):
         for init in inits_in(brun):
             pts = sorted((r.fraction, r.primary) for r in brun if r.init == init)
             xs = [100 * f for f, _ in pts]
-            ax.plot(xs, [s.value for _, s in pts], marker="o", ms=3, label=init_name(init), color=PALETTE.get(init))
+            ax.plot(xs, [s.value for _, s in pts], marker="o", ms=3, label=init_name(init), color=PALETTE.get(init),
+                    ls="--" if init.endswith(OWN_HEAD) else "-", mfc="white" if init.endswith(OWN_HEAD) else None)
             sds = [spread[(b, init, f)].sd if (b, init, f) in spread else 0.0 for f, _ in pts]
             if any(sds):
                 ax.errorbar(xs, [s.value for _, s in pts], yerr=sds, fmt="none", ecolor=PALETTE.get(init),
@@ -196,7 +202,7 @@ def low_resource_figure(results: dict):
         ax.set_title(benchmark_name(b))
         ax.set_ylabel(f"{metric_name(brun[0].primary_metric)} ({HIGHER})")
     handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, labels, frameon=False, loc="lower center", ncols=len(labels), bbox_to_anchor=(0.5, 1.0))
+    fig.legend(handles, labels, frameon=False, loc="lower center", ncols=min(len(labels), 3), bbox_to_anchor=(0.5, 1.0))
     fig.tight_layout()
     rec = runs[0].record
     tests = ", ".join(f"{benchmark_name(b)} {next(r.record.n_test for r in runs if r.benchmark == b):,}" for b in benches)
@@ -349,11 +355,13 @@ def training_curves_figure(plots_dir: str | os.PathLike, min_points: int = MIN_C
     _style()
     metrics = sorted(curves)
     fig, axes = plt.subplots(1, len(metrics), figsize=(2.6 * len(metrics), 2.3), squeeze=False)
-    sparse = False
+    sparse: set[str] = set()
     for ax, metric in zip(axes[0], metrics):
+        steps = sorted({float(v) for _, x, _ in curves[metric].values() for v in x})
         for model, (xname, x, y) in sorted(curves[metric].items()):
             few = len(x) < min_points
-            sparse |= few
+            if few:
+                sparse.add(DATASET_NAMES.get(model, model))
             ax.plot(x, y, marker="o", ms=3.5 if few else 2, ls="none" if few else "-",
                     label=DATASET_NAMES.get(model, model), color=PALETTE.get(model))
         title, better = CURVE_AXES.get(metric, (metric.replace("_", " "), None))
@@ -361,12 +369,17 @@ def training_curves_figure(plots_dir: str | os.PathLike, min_points: int = MIN_C
         if better:
             ax.set_ylabel(better, fontsize=7)
         ax.set_xlabel("optimizer step" if xname == "step" else xname)
-        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+        if len(steps) <= 6:  # label the logged steps themselves, not a fractional scale between them
+            ax.set_xticks(steps, [f"{v:g}" for v in steps])
+            ax.set_xlim(steps[0] - 0.5 - 0.1 * (steps[-1] - steps[0]), steps[-1] + 0.5 + 0.1 * (steps[-1] - steps[0]))
+        else:
+            ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(nbins=5, integer=True))
     handles, labels = axes[0][0].get_legend_handles_labels()
     fig.tight_layout()
     fig.legend(handles, labels, frameon=False, loc="lower center", ncols=len(labels), bbox_to_anchor=(0.5, 1.0))
     if sparse:
-        _note(fig, f"Points, not curves: fewer than {min_points} values logged per run.")
+        _note(fig, f"Points, not curves, for {' and '.join(sorted(sparse))}: fewer than {min_points} values logged "
+                   "in the run.")
     return fig
 
 
