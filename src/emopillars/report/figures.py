@@ -279,7 +279,7 @@ def cooccurrence_figure(rows: list[dict], dataset: str = "contextless", split: s
     counts, totals = counts[np.ix_(present, present)], totals[present]
     names = [EMOTIONS[i] for i in present]
     with np.errstate(invalid="ignore", divide="ignore"):
-        cond = counts / totals[:, None]
+        cond = np.where(counts > 0, counts / totals[:, None], np.nan)  # no example with both: a blank cell
     np.fill_diagonal(cond, np.nan)
     annot = np.where(np.eye(len(names), dtype=bool) | (counts == 0), "", counts.astype(int).astype(str))
     side = 1.6 + 0.2 * len(names)
@@ -295,7 +295,8 @@ def cooccurrence_figure(rows: list[dict], dataset: str = "contextless", split: s
     ax.set_ylabel("label (n: examples with it)")
     absent = len(EMOTIONS) - len(names)
     ax.set_title(f"{DATASET_NAMES.get(dataset, dataset)}, {split} split: {len(rows):,} examples", fontsize=8)
-    _note(fig, "Cell: examples labelled with both (colour: their share of the row label's examples; blank: none). "
+    _note(fig, "Cell: examples labelled with both, coloured by their share of the row label's examples; blank: "
+               "none (and the diagonal). "
                + (f"{absent} classes without examples are left out." if absent else ""))
     return fig
 
