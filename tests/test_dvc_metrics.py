@@ -130,3 +130,12 @@ def test_readme_draws_the_stage_graph_dvc_draws():
     block = readme.split("```mermaid\n", 1)[1].split("\n```", 1)[0]
     drawn = run(ROOT, "dvc", "dag", "--mermaid").stdout.strip()
     assert block.strip() == drawn, "README's stage graph is out of date: paste the output of dvc dag --mermaid"
+
+
+def test_exp_show_lists_only_the_metrics_folder_as_metrics(repo):
+    p = run(repo, "dvc", "exp", "show", "--no-pager", "--json")
+    workspace = json.loads(p.stdout)[0]["data"]
+    files = sorted(workspace["metrics"])
+    assert files == sorted(str(f.relative_to(repo)) for f in (repo / "metrics").rglob("*.json"))
+    columns = sum(len(m["data"]) for m in workspace["metrics"].values())
+    assert columns < 15 * len(files)  # a handful of numbers per file, no per-class tables or checksums
