@@ -143,3 +143,14 @@ def test_the_sample_is_seeded_spread_over_the_test_set_and_null_takes_all_of_it(
     assert [r.id for r in baseline_sample(test, None, 10, 3)[0]] == [r.id for r in chosen]
     assert baseline_sample(test, None, None, 3) == (test, "the full test split (50 examples)")
     assert baseline_sample(test, 20, None, 3)[1] == "the transfer test sample (20 of the 50 test examples, seed 3)"
+
+
+def test_llm_baseline_examples_may_be_null_and_not_zero():
+    from pydantic import ValidationError
+
+    from emopillars.config import defaults
+
+    ep = defaults().evaluate
+    assert type(ep).model_validate({**ep.model_dump(), "llm_baseline_examples": None}).llm_baseline_examples is None
+    with pytest.raises(ValidationError, match="llm_baseline_examples"):
+        type(ep).model_validate({**ep.model_dump(), "llm_baseline_examples": 0})

@@ -208,3 +208,16 @@ def test_the_crossdomain_macros_come_from_the_records():
 ])
 def test_the_crossdomain_conclusion_follows_the_comparison(ours, expected):
     assert crossdomain_conclusion([(BASE, o) for o in ours]).startswith(expected)
+
+
+def test_the_dvc_metrics_summary_has_each_pair_and_init(fixture_results):
+    from emopillars.report.results import summarise
+
+    summary = summarise(fixture_results)["crossdomain"]
+    assert set(summary) == {f"{s}_to_{t}" for s in ("goemotions", "isear", "meld")
+                            for t in ("goemotions", "isear", "meld") if s != t}
+    cell = summary["isear_to_meld"]["contextless"]
+    record = fixture_results["crossdomain"]["isear"]["contextless__to__meld"]
+    assert cell["macro_f1"] == record["metrics"]["macro_f1"]["value"]
+    assert cell["n_excluded"] == record["n_excluded"] and "p_value_vs_base" in cell
+    assert "p_value_vs_base" not in summary["isear_to_meld"]["base"]
