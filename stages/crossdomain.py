@@ -88,7 +88,8 @@ def main(argv=None) -> int:
             base_pred = None
             for init in inits:
                 model_dir = models_dir / init
-                scores = model_scores(model_dir, source, test, tp.max_length, uses_context(source, target))
+                scores = model_scores(model_dir, source, test, tp.max_length, uses_context(source, target),
+                                      tp.mixed_precision)
                 record, pred = score_crossdomain(source, target, init, system_name(init), model_dir, scores, test,
                                                  ep, test_set, baseline_pred=None if init == "base" else base_pred)
                 if init == "base":

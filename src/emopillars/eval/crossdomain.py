@@ -86,10 +86,12 @@ def score_crossdomain(source: str, target: str, init: str, system: str, model_di
     return record, pred
 
 
-def model_scores(model_dir: Path, source: str, records, max_length: int, use_context: bool) -> np.ndarray:
+def model_scores(model_dir: Path, source: str, records, max_length: int, use_context: bool,
+                 mixed_precision: str = "no") -> np.ndarray:
     """An exported model's scores over its labels (sigmoid or softmax) for ``records``.
 
     The folder must be a model of ``source``: its labels (``id2label``) are the benchmark's, in order.
+    ``mixed_precision`` is the transfer stage's (its in-domain test scores are computed the same way).
     """
     from transformers import AutoTokenizer
 
@@ -105,4 +107,4 @@ def model_scores(model_dir: Path, source: str, records, max_length: int, use_con
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
     # Targets are not the model's labels: the examples carry no target vector worth having.
     examples = record_examples(records, labels, label_of=lambda _: [], use_context=use_context)
-    return predict_probs(model, Encoded(tokenizer, examples, max_length))
+    return predict_probs(model, Encoded(tokenizer, examples, max_length), mixed_precision=mixed_precision)
