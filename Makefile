@@ -54,9 +54,9 @@ test-all: setup
 	$(BIN)/python -m pytest -q
 
 # The profile is chosen through DVC's Hydra integration (conf/ -> params.yaml).
-# PROFILE=released trains on the published data: only the stages that training, transfer and zero-shot need
+# PROFILE=released trains on the published data: only the stages that training, transfer, zero-shot and cross-domain need
 # run (no generation stage), then the reports are rebuilt from the outputs that exist.
-REPRO_TARGETS := $(if $(filter released,$(PROFILE)),released train transfer zeroshot targets)
+REPRO_TARGETS := $(if $(filter released,$(PROFILE)),released train transfer zeroshot crossdomain targets)
 repro: setup
 	$(BIN)/dvc config hydra.enabled true
 	$(BIN)/dvc exp run -S profile=$(PROFILE) $(REPRO_TARGETS)

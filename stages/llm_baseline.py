@@ -1,7 +1,8 @@
 """Stage llm_baseline: the generator classifies benchmark test examples with structured output.
 
-Scored on the first ``evaluate.llm_baseline_examples`` examples of the same
-seeded test sample the transfer stage uses (scoring policy and record:
+Scored on a seeded sample of ``evaluate.llm_baseline_examples`` examples of
+the test set the transfer stage uses (all of it when null; the record's
+``test_set`` says which; scoring policy and record:
 :mod:`emopillars.eval.llm_baseline`). Writes ``<metrics-dir>/<benchmark>.json``
 per benchmark, ``<metrics-dir>/skipped.json`` listing the user-supplied
 benchmarks that are not configured, and the engine statistics.
@@ -17,9 +18,8 @@ from emopillars import benchmarks
 from emopillars.config import load_params
 from emopillars.contracts.evaluation import SKIP_FILE, SkippedBenchmarks, SkipRecord
 from emopillars.errors import require_writable, run_main
-from emopillars.eval.llm_baseline import benchmark_requests, evaluate_answers
+from emopillars.eval.llm_baseline import benchmark_requests, evaluate_answers, baseline_sample
 from emopillars.io import write_jsonl
-from emopillars.eval.evaluate import seeded_subset
 
 
 def main(argv=None) -> int:
@@ -45,8 +45,8 @@ def main(argv=None) -> int:
             print(f"llm_baseline {bench}: skipped: {reason}")
             skipped.append(SkipRecord(kind="llm_baseline", benchmark=bench, reason=reason))
             continue
-        test = seeded_subset(splits["test"], tp.max_eval_examples, tp.seed)[:ep.llm_baseline_examples]
-        plan[bench] = (test, len(requests))
+        test, test_set = baseline_sample(splits["test"], tp.max_eval_examples, ep.llm_baseline_examples, tp.seed)
+        plan[bench] = (test, test_set, len(requests))
         requests += benchmark_requests(bench, test, ep.seed)
     metrics_dir = Path(args.metrics_dir)
     metrics_dir.mkdir(parents=True, exist_ok=True)
@@ -58,8 +58,8 @@ def main(argv=None) -> int:
     system = f"generator ({generator.hf_id or generator.package})"
     with Engine.from_params(params.llm, model_dir=args.model_dir, stats_path=args.stats) as engine:
         results = engine.generate(requests, desc="llm_baseline")
-    for bench, (test, start) in plan.items():
-        record, rows = evaluate_answers(bench, test, results[start:start + len(test)], ep, system)
+    for bench, (test, test_set, start) in plan.items():
+        record, rows = evaluate_answers(bench, test, results[start:start + len(test)], ep, system, test_set)
         record.write(metrics_dir / f"{record.run.run_name}.json")
         write_jsonl(Path(args.predictions_dir) / f"{record.run.run_name}.jsonl", rows)
         pm = record.primary

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from emopillars.contracts import RecordError
-from emopillars.contracts.evaluation import EvaluationRecord, RunIdentity
+from emopillars.contracts.evaluation import CrossDomainRecord, EvaluationRecord, RunIdentity
 from emopillars.data.records import EmotionRecord
 from emopillars.eval.evaluate import decide, evaluate_scores, evaluation_record, prediction_rows
 from emopillars.report.results import aggregate, transfer_runs
@@ -113,3 +113,40 @@ def test_the_aggregate_stage_stops_on_a_broken_record_with_one_line(tmp_path, ca
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "outputs/metrics/zeroshot/isear/contextual.json" in err[0] and "'system'" in err[0]
     assert not out.exists()
+
+
+def _crossdomain_record(**change):
+    from emopillars.config import defaults
+    from emopillars.eval.crossdomain import score_crossdomain
+
+    records = [EmotionRecord(id=f"m{i}", text="t", labels=[lab], split="test", dataset="meld")
+               for i, lab in enumerate(["joy", "anger", "neutral", "sadness", "joy", "surprise", "fear", "disgust"])]
+    # over ISEAR's labels (joy fear anger sadness disgust shame guilt); the fear example is answered anger
+    scores = np.eye(7)[[0, 2, 5, 3, 0, 6, 2, 4]]
+    record, _ = score_crossdomain("isear", "meld", "base", "base encoder", "models/transfer/isear/base", scores,
+                                  records, defaults().evaluate, "the full test split (8 examples)")
+    return record.model_copy(update=change) if change else record
+
+
+def test_a_crossdomain_record_reads_back_equal_and_counts_its_exclusions(tmp_path):
+    record = _crossdomain_record()
+    assert (record.n_test, record.n_excluded, record.excluded_labels) == (6, 2, {"neutral": 1, "surprise": 1})
+    assert record.per_class["joy"].f1 == 1.0 and record.per_class["fear"].recall == 0.0
+    assert record.per_class["anger"].precision == 0.5 and record.shared_groups == ["anger", "disgust", "fear", "joy",
+                                                                                  "sadness"]
+    path = tmp_path / f"{record.run_name}.json"
+    record.write(path)
+    assert path.name == "base__to__meld.json"
+    assert CrossDomainRecord.read(path) == record
+
+
+def test_a_crossdomain_record_whose_exclusions_do_not_add_up_is_refused(tmp_path):
+    raw = _crossdomain_record().model_dump(mode="json")
+    raw["n_excluded"] = 3
+    (tmp_path / "r.json").write_text(json.dumps(raw))
+    with pytest.raises(RecordError, match="n_excluded"):
+        CrossDomainRecord.read(tmp_path / "r.json")
+    raw["n_excluded"], raw["target"] = 2, "isear"
+    (tmp_path / "r.json").write_text(json.dumps(raw))
+    with pytest.raises(RecordError, match="another benchmark than its own"):
+        CrossDomainRecord.read(tmp_path / "r.json")

@@ -14,7 +14,7 @@ from emopillars.data.label_maps import (
     to_taxonomy,
 )
 from emopillars.data.readers import IEMOCAP_PROTOCOLS
-from emopillars.taxonomy import EMOTION_INDEX, EMOTIONS, EMOTION_TO_EKMAN
+from emopillars.taxonomy import EKMAN, EMOTION_INDEX, EMOTIONS, EMOTION_TO_EKMAN
 
 BENCHMARKS = benchmarks.names()
 
@@ -92,3 +92,71 @@ def test_unknown_labels_and_benchmarks_are_named():
         to_taxonomy("isear", ["boredom"])
     with pytest.raises(KeyError, match="unknown benchmark 'semeval'"):
         project_scores(np.zeros(28), "semeval")
+
+
+# --------------------------------------------------------------------------- Ekman groups (cross-domain scoring)
+def test_goemotions_classes_fall_in_the_published_ekman_groups():
+    from emopillars.data.label_maps import ekman_groups, ekman_left_out
+
+    groups = ekman_groups("goemotions")
+    # data/ekman_mapping.json of google-research/goemotions (Demszky et al. 2020), neutral its own group
+    assert groups["disapproval"] == "anger" and groups["nervousness"] == "fear"
+    assert groups["admiration"] == groups["caring"] == groups["pride"] == "joy"
+    assert groups["embarrassment"] == groups["remorse"] == "sadness"
+    assert groups["realization"] == groups["curiosity"] == "surprise" and groups["neutral"] == "neutral"
+    assert len(groups) == 28 and ekman_left_out("goemotions") == ()
+
+
+@pytest.mark.parametrize("benchmark", BENCHMARKS)
+def test_every_label_has_a_group_or_is_listed_as_left_out(benchmark):
+    from emopillars.data.label_maps import ekman_groups, ekman_left_out
+
+    groups, left = ekman_groups(benchmark), ekman_left_out(benchmark)
+    assert set(groups) | set(left) == set(labels(benchmark)) and not set(groups) & set(left)
+    assert set(groups.values()) <= set(EKMAN)
+
+
+def test_left_out_labels_are_the_ones_without_a_group_of_their_own():
+    from emopillars.data.label_maps import ekman_groups, ekman_left_out, groups_of
+
+    assert ekman_left_out("isear") == ("shame", "guilt")
+    assert ekman_left_out("emocontext") == ("others",)
+    assert ekman_left_out("iemocap6") == ("fru",)
+    assert ekman_groups("isear") == {l: l for l in ("joy", "fear", "anger", "sadness", "disgust")}
+    assert groups_of("meld") == tuple(EKMAN)  # all six and neutral
+    assert groups_of("emocontext") == ("anger", "joy", "sadness")
+    assert ekman_groups("iemocap6")["exc"] == ekman_groups("iemocap6")["hap"] == "joy"
+
+
+def test_shared_groups_of_the_mirrored_benchmarks():
+    from emopillars.data.label_maps import shared_groups
+
+    five = ("anger", "disgust", "fear", "joy", "sadness")
+    assert shared_groups("goemotions", "isear") == shared_groups("isear", "meld") == five
+    assert shared_groups("meld", "goemotions") == tuple(EKMAN)
+    assert shared_groups("goemotions", "emocontext") == ("anger", "joy", "sadness")
+
+
+def test_group_scores_take_the_highest_label_of_each_group():
+    from emopillars.data.label_maps import group_scores
+
+    # iemocap6: hap and exc are both joy
+    order = labels("iemocap6")
+    row = np.zeros(len(order))
+    row[order.index("exc")], row[order.index("hap")], row[order.index("sad")] = 0.7, 0.2, 0.1
+    got = group_scores(row[None], "iemocap6", ("joy", "sadness"))
+    assert got.tolist() == [[0.7, 0.1]]
+    with pytest.raises(ValueError, match="no label in the Ekman group 'surprise'"):
+        group_scores(row[None], "iemocap6", ("surprise",))
+    with pytest.raises(ValueError, match="last axis of 6"):
+        group_scores(np.zeros((1, 7)), "iemocap6", ("joy",))
+
+
+def test_gold_groups_keep_only_the_shared_groups():
+    from emopillars.data.label_maps import gold_groups
+
+    five = ("anger", "disgust", "fear", "joy", "sadness")
+    assert gold_groups("goemotions", ["gratitude", "surprise"], five) == ("joy",)
+    assert gold_groups("goemotions", ["neutral"], five) == ()
+    assert gold_groups("isear", ["shame"], five) == ()
+    assert gold_groups("meld", ["anger"], five) == ("anger",)

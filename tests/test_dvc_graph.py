@@ -54,15 +54,16 @@ PROMPTS = "prompts"
 ARGUMENT_ALLOW = {
     # given the foreach item: the stage's name carries it, and dvc.yaml fixes it per stage
     ("train", "variant"), ("transfer", "benchmark"), ("zeroshot", "benchmark"), ("peers", "peer"),
+    ("crossdomain", "benchmark"),
 }
 # Params the analysis finds read where the stage cannot reach them, each with the reason.
 READ_ALLOW = {
     # benchmark_root() falls back to data.out_dir without a raw_dir; these stages always pass --raw-dir
     ("transfer", "data.out_dir"), ("zeroshot", "data.out_dir"), ("targets", "data.out_dir"),
-    ("llm_baseline", "data.out_dir"), ("peers", "data.out_dir"),
+    ("llm_baseline", "data.out_dir"), ("peers", "data.out_dir"), ("crossdomain", "data.out_dir"),
     # benchmark_root() maps only the wikiplots corpus to data.wikiplots_dir, never a benchmark
     ("transfer", "data.wikiplots_dir"), ("zeroshot", "data.wikiplots_dir"), ("targets", "data.wikiplots_dir"),
-    ("llm_baseline", "data.wikiplots_dir"), ("peers", "data.wikiplots_dir"),
+    ("llm_baseline", "data.wikiplots_dir"), ("peers", "data.wikiplots_dir"), ("crossdomain", "data.wikiplots_dir"),
 }
 # Option names whose value a stage writes (unless the stage lists the value in its deps: then it reads it).
 OUTPUT_OPTION = re.compile(r"^(out|out_dir|metrics|metrics_dir|predictions_dir|rejects|generation_stats|stats|full|"

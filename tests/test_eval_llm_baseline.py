@@ -13,7 +13,7 @@ import yaml
 from emopillars import benchmarks
 from emopillars.contracts.evaluation import EvaluationRecord, SkippedBenchmarks
 from emopillars.data.records import EmotionRecord
-from emopillars.eval.llm_baseline import evaluate_answers, score_answers
+from emopillars.eval.llm_baseline import baseline_sample, evaluate_answers, score_answers
 from emopillars.llm.backends import Backend, Completion
 from tests.helpers.stages import load_stage
 
@@ -49,12 +49,13 @@ def test_the_record_counts_rejected_answers_and_scores_them_by_the_policy():
             for i, g in enumerate(gold)]
     results = [_result({"emotions": ["joy"]}, "a"), _result(None, "cut"), _result({"emotions": ["anger"]}, "c"),
                _result({"emotions": ["shame"]}, "d")]
-    record, rows = evaluate_answers("isear", test, results, EP, "generator (tiny)")
+    record, rows = evaluate_answers("isear", test, results, EP, "generator (tiny)", "the full test split (4 examples)")
     assert record.run.kind == "llm_baseline" and record.run.run_name == "isear" and record.system == "generator (tiny)"
     assert record.rejected_answers == 1 and record.n_test == 4 and record.n_train == 0
     assert record.metrics["accuracy"].value == pytest.approx(0.5)  # joy and anger right; the rejected one wrong
     assert record.labels_per_example == pytest.approx(0.75)  # labels the model chose, the rejected one chose none
-    assert "first 4 examples" in record.protocol and benchmarks.get("isear").protocol in record.protocol
+    assert record.test_set == "the full test split (4 examples)" and record.test_set in record.protocol
+    assert benchmarks.get("isear").protocol in record.protocol
     assert [r["pred"] for r in rows] == [["joy"], [], ["anger"], ["shame"]] and rows[1]["raw"] == "cut"
     assert set(record.per_class) == set(labels)
 
@@ -94,7 +95,8 @@ def test_the_stage_classifies_each_benchmark_and_records_the_unconfigured_one(tm
     for bench in ("isear", "goemotions"):
         b = benchmarks.get(bench)
         splits = b.read(mirror_dir / bench, **({"seed": 11} if b.split_seed_param else {}))
-        tests[bench] = seeded_subset(splits["test"], 40, load_params(params_path).transfer.seed)[:6]
+        transfer = seeded_subset(splits["test"], 40, load_params(params_path).transfer.seed)
+        tests[bench] = seeded_subset(transfer, 6, load_params(params_path).transfer.seed)
     answers = {}
     # ISEAR: two rejected answers (a label outside the set), two right, two wrong
     for i, r in enumerate(tests["isear"]):
@@ -117,6 +119,9 @@ def test_the_stage_classifies_each_benchmark_and_records_the_unconfigured_one(tm
 
     isear = EvaluationRecord.read(metrics / "isear.json")
     assert isear.rejected_answers == 2 and isear.n_test == 6
+    seed = load_params(params_path).transfer.seed
+    assert isear.test_set == (f"a seeded sample of 6 examples (seed {seed}) of the transfer test sample (40 of the "
+                              f"750 test examples, seed {seed})")
     assert isear.metrics["accuracy"].value == pytest.approx(2 / 6)
     assert isear.system == f"generator ({raw['models']['generator']['hf_id']})"
     go = EvaluationRecord.read(metrics / "goemotions.json")
@@ -128,3 +133,24 @@ def test_the_stage_classifies_each_benchmark_and_records_the_unconfigured_one(tm
     skipped = SkippedBenchmarks.read(metrics / "skipped.json").skipped
     assert [(s.benchmark, s.kind) for s in skipped] == [("emocontext", "llm_baseline")]
     assert "data.emocontext_dir" in skipped[0].reason
+
+
+def test_the_sample_is_seeded_spread_over_the_test_set_and_null_takes_all_of_it():
+    test = [EmotionRecord(id=f"r{i}", text=f"t{i}", labels=["joy"], split="test", dataset="isear") for i in range(50)]
+    chosen, text = baseline_sample(test, None, 10, 3)
+    assert len(chosen) == 10 and text == "a seeded sample of 10 examples (seed 3) of the full test split (50 examples)"
+    assert [r.id for r in chosen] != [f"r{i}" for i in range(10)]  # not the first ten of the file
+    assert [r.id for r in baseline_sample(test, None, 10, 3)[0]] == [r.id for r in chosen]
+    assert baseline_sample(test, None, None, 3) == (test, "the full test split (50 examples)")
+    assert baseline_sample(test, 20, None, 3)[1] == "the transfer test sample (20 of the 50 test examples, seed 3)"
+
+
+def test_llm_baseline_examples_may_be_null_and_not_zero():
+    from pydantic import ValidationError
+
+    from emopillars.config import defaults
+
+    ep = defaults().evaluate
+    assert type(ep).model_validate({**ep.model_dump(), "llm_baseline_examples": None}).llm_baseline_examples is None
+    with pytest.raises(ValidationError, match="llm_baseline_examples"):
+        type(ep).model_validate({**ep.model_dump(), "llm_baseline_examples": 0})

@@ -328,7 +328,8 @@ class EvaluateParams(Section):
     bootstrap_samples: int = Field(ge=10)
     confidence: float = Field(gt=0, lt=1)
     threshold_mode: Literal["global", "per_class"]
-    llm_baseline_examples: int = Field(ge=0)
+    llm_baseline_examples: Optional[int] = Field(ge=1, description="test examples the generator classifies per "
+                                                 "benchmark: a seeded sample of the transfer test set (null: all)")
     seed: Seed = Field(description=SEED_HELP)
 
 

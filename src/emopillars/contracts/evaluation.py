@@ -9,7 +9,9 @@ user-supplied one that is not configured) is listed in ``<metrics dir>/skipped.j
 (a :class:`SkippedBenchmarks`) instead. The ``peers`` stage and ``emopillars
 evaluate`` write one :class:`PeerEvaluationRecord` per model and benchmark,
 ``outputs/metrics/peers/<name>/<benchmark>.json``, also when the model or the
-benchmark could not be had.
+benchmark could not be had. The ``crossdomain`` stage writes one
+:class:`CrossDomainRecord` per exported transfer model and other benchmark,
+``outputs/metrics/crossdomain/<source>/<init>__to__<target>.json``.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pydantic import ConfigDict, Field, model_validator
 from emopillars.contracts import Record
 
 RunKind = Literal["transfer", "zeroshot", "llm_baseline"]
+SkipKind = Literal["transfer", "zeroshot", "llm_baseline", "crossdomain"]
 SKIP_FILE = "skipped.json"
 
 
@@ -146,6 +149,8 @@ class EvaluationRecord(Evaluation):
     n_train: int
     n_dev: Optional[int] = None
     rejected_answers: Optional[int] = Field(None, description="LLM answers that failed validation")
+    test_set: Optional[str] = Field(None, description="which test examples were scored, where not the run's "
+                                    "whole test set (the LLM baseline's seeded sample: its size and seed)")
     train_seconds: Optional[float] = None
     best_dev: Optional[dict[str, int | float | str]] = None
 
@@ -245,10 +250,46 @@ class PeerEvaluationRecord(Record):
                        f"{', '.join(r.rule for r in self.results) or 'none'})")
 
 
+class CrossDomainRecord(Evaluation):
+    """A model fine-tuned on one benchmark (``source``) scored on another (``target``) in their shared Ekman groups.
+
+    The model's label scores are read as Ekman-group scores (max over each group's labels,
+    :func:`emopillars.data.label_maps.group_scores`) and the arg-max over ``shared_groups`` is its answer;
+    the gold labels are read as groups the same way (a set of groups on a multi-label target). Metrics
+    are over ``shared_groups`` (``primary_metric``: macro-F1). ``n_test`` counts the scored examples;
+    ``n_excluded`` the target test examples whose gold has no shared group, by gold label in
+    ``excluded_labels``. ``paired_test`` compares an Emo Pillars initialisation with the base encoder's
+    model of the same source on the same examples.
+    """
+
+    source: str
+    target: str
+    init: str
+    system: str
+    model: str = Field(description="the exported model's folder")
+    shared_groups: list[str] = Field(min_length=1)
+    n_excluded: int = Field(ge=0)
+    excluded_labels: dict[str, int] = Field(default_factory=dict)
+    protocol: str
+
+    @model_validator(mode="after")
+    def _excluded_adds_up(self) -> "CrossDomainRecord":
+        if sum(self.excluded_labels.values()) != self.n_excluded:
+            raise ValueError("excluded_labels must count every excluded example once (they add up to n_excluded)")
+        if self.source == self.target:
+            raise ValueError("a cross-domain record scores a model on another benchmark than its own")
+        return self
+
+    @property
+    def run_name(self) -> str:
+        """The file stem of the record: ``<init>__to__<target>``."""
+        return f"{self.init}__to__{self.target}"
+
+
 class SkipRecord(Record):
     """A benchmark that a stage was asked to evaluate and could not (``reason`` says what to set)."""
 
-    kind: RunKind
+    kind: SkipKind
     benchmark: str
     reason: str
 

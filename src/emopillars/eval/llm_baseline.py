@@ -12,14 +12,14 @@ on a single-label one (:func:`score_answers`).
 
 from __future__ import annotations
 
-from typing import Literal, Sequence
+from typing import Literal, Optional, Sequence
 
 import numpy as np
 from pydantic import BaseModel, Field, create_model
 
 from emopillars import benchmarks
 from emopillars.contracts.evaluation import EvaluationRecord, RunIdentity
-from emopillars.eval.evaluate import evaluate_scores, evaluation_record, gold_labels, prediction_rows
+from emopillars.eval.evaluate import evaluate_scores, evaluation_record, gold_labels, prediction_rows, seeded_subset
 from emopillars.llm.types import GenerationRequest, SamplingParams
 from emopillars.synth.prompts import load_template
 
@@ -64,11 +64,26 @@ def parse_answer(parsed: dict | None, labels: Sequence[str], multi_label: bool) 
     return row
 
 
-def protocol(benchmark: str, n_test: int) -> str:
+def protocol(benchmark: str, test_set: str) -> str:
     """The protocol text of an LLM-baseline record."""
     return ("zero-shot LLM classification with a JSON schema restricted to the benchmark's labels (temperature 0); "
             "rejected answers count as no label (multi-label) or wrong (single-label); "
-            f"first {n_test} examples of the transfer test sample; " + benchmarks.get(benchmark).protocol)
+            f"test examples: {test_set}; " + benchmarks.get(benchmark).protocol)
+
+
+def baseline_sample(test_split: list, max_eval_examples: Optional[int], n: Optional[int], seed: int) -> tuple[list, str]:
+    """The test examples the generator classifies, and which they are in words (the record's ``test_set``).
+
+    The transfer test set (the full split, or a seeded sample of ``max_eval_examples``), then a seeded
+    sample of ``n`` of it (all of it when ``n`` is None), both drawn with ``seed``.
+    """
+    transfer = seeded_subset(test_split, max_eval_examples, seed)
+    whole = (f"the full test split ({len(test_split)} examples)" if len(transfer) == len(test_split) else
+             f"the transfer test sample ({len(transfer)} of the {len(test_split)} test examples, seed {seed})")
+    chosen = seeded_subset(transfer, n, seed)
+    if len(chosen) == len(transfer):
+        return chosen, whole
+    return chosen, f"a seeded sample of {len(chosen)} examples (seed {seed}) of {whole}"
 
 
 def benchmark_requests(benchmark: str, test_records, seed: int) -> list[GenerationRequest]:
@@ -94,8 +109,12 @@ def score_answers(answers: np.ndarray, gold: np.ndarray, multi_label: bool) -> t
     return {"kind": "argmax"}, np.eye(n_labels)[ids]
 
 
-def evaluate_answers(benchmark: str, test_records, results, ep, system: str) -> tuple[EvaluationRecord, list[dict]]:
-    """The evaluation record and prediction rows of the engine's ``results`` (one per test record, in order)."""
+def evaluate_answers(benchmark: str, test_records, results, ep, system: str,
+                     test_set: str) -> tuple[EvaluationRecord, list[dict]]:
+    """The evaluation record and prediction rows of the engine's ``results`` (one per test record, in order).
+
+    ``test_set`` says which test examples ``test_records`` are (:func:`baseline_sample`).
+    """
     b = benchmarks.get(benchmark)
     labels = list(b.labels)
     answers = np.stack([parse_answer(r.parsed if r.ok else None, labels, b.multi_label) for r in results])
@@ -105,6 +124,6 @@ def evaluate_answers(benchmark: str, test_records, results, ep, system: str) -> 
                           ep.confidence, ep.seed)
     rec["labels_per_example"] = float(answers.sum(1).mean())
     run = RunIdentity(kind="llm_baseline", benchmark=benchmark, init="llm", fraction=0.0, head="structured_output")
-    record = evaluation_record(run, system, protocol(benchmark, len(test_records)), rec, 0,
-                               rejected_answers=sum(not r.ok for r in results))
+    record = evaluation_record(run, system, protocol(benchmark, test_set), rec, 0,
+                               rejected_answers=sum(not r.ok for r in results), test_set=test_set)
     return record, prediction_rows(test_records, labels, answers, raw=[r.raw for r in results])

@@ -11,9 +11,9 @@ from __future__ import annotations
 from typing import Optional
 
 from emopillars.report.latex import escape_latex, macro_name
-from emopillars.report.results import (benchmarks_in, dataset_summaries, full_data_fraction, llm_runs,
-                                       synthesis_steps, transfer_runs, zeroshot_runs)
-from emopillars.report.tables import diversity_summary, oot_rate
+from emopillars.report.results import (Score, benchmark_name, benchmarks_in, crossdomain_runs, dataset_summaries,
+                                       full_data_fraction, llm_runs, synthesis_steps, transfer_runs, zeroshot_runs)
+from emopillars.report.tables import diversity_summary, largest_fraction_runs, oot_rate, teacher_runs
 
 MISSING = "--"
 FRACTION_WORDS = {0.01: "OnePct", 0.1: "TenPct", 1.0: "Full"}
@@ -27,7 +27,9 @@ REQUIRED = (
     "GoemotionsContextlessOnePct",
     "LlmLabelsPerExampleGoemotions", "ZeroshotContextlessGoemotions", "ZeroshotContextlessLabelsPerExampleGoemotions",
     "HumanevalLabelsCorrect", "HumanevalNaturalness", "HumanevalAnnotators",
+    "TeacherConclusion", "CrossDomainConclusion",
 )
+EMOPILLARS_INITS = ("contextless", "contextual")
 
 
 def _fmt(value: Optional[float], digits: int = 3) -> str:
@@ -100,6 +102,26 @@ def compute_numbers(results: dict) -> dict[str, str]:
         out["Llm" + macro_name(r.benchmark)] = _fmt(r.primary.value)
         out["LlmLabelsPerExample" + macro_name(r.benchmark)] = _fmt(r.labels_per_example, 2)
 
+    base = {r.benchmark: r for r in largest_fraction_runs(runs) if r.init == "base"}
+    teacher = teacher_runs(results)
+    compared = [(benchmark_name(b), teacher[b].metric(base[b].primary_metric), base[b].primary)
+                for b in benchmarks_in(list(base.values())) if b in teacher]
+    if compared:
+        level = next(iter(teacher.values())).record.bootstrap.confidence
+        out["TeacherConclusion"] = teacher_conclusion([c for c in compared if c[1] is not None], level)
+
+    cross = crossdomain_runs(results)
+    for r in cross:
+        rec = r.record
+        out[macro_name("crossdomain", rec.source, "to", rec.target, rec.init)] = _fmt(rec.primary.value)
+    pairs: dict[tuple[str, str], dict[str, Score]] = {}
+    for r in cross:
+        pairs.setdefault(r.pair, {})[r.init] = r.primary
+    comparable = [(scores["base"], [scores[i] for i in EMOPILLARS_INITS if i in scores])
+                  for scores in pairs.values() if "base" in scores and any(i in scores for i in EMOPILLARS_INITS)]
+    if comparable:
+        out["CrossDomainConclusion"] = crossdomain_conclusion(comparable, cross[0].record.bootstrap.confidence)
+
     he = results.get("humaneval") or {}
     if he.get("n_annotators"):
         out["HumanevalAnnotators"] = str(he["n_annotators"])
@@ -109,6 +131,97 @@ def compute_numbers(results: dict) -> dict[str, str]:
             if isinstance(d.get("alpha_ordinal"), (int, float)):
                 out[macro_name("humaneval", q, "alpha")] = _fmt(d["alpha_ordinal"], 2)
     return out
+
+
+def _apart(low: Score, high: Score) -> bool:
+    """Whether ``high``'s interval lies wholly above ``low``'s."""
+    return high.ci_low is not None and low.ci_high is not None and high.ci_low > low.ci_high
+
+
+def _names(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _share(k: int, n: int, noun: str) -> str:
+    """'2 of the 3 benchmarks', 'all 3 benchmarks', 'the one benchmark'."""
+    if n == 1:
+        return f"the one {noun.removesuffix('s')}"
+    return f"all {n} {noun}" if k == n else f"{k} of the {n} {noun}"
+
+
+def teacher_conclusion(compared: list[tuple[str, Score, Score]], confidence: float = 0.95) -> str:
+    """What the teacher's zero-shot scores say about distillation, from ``(benchmark, teacher, base encoder)``.
+
+    A benchmark counts as below or above only when the two intervals do not overlap.
+    """
+    n = len(compared)
+    if not n:
+        return MISSING
+    level = f"{100 * confidence:.0f}% intervals"
+    below = [b for b, t, s in compared if _apart(t, s)]
+    above = [b for b, t, s in compared if _apart(s, t)]
+    tied = [b for b, t, s in compared if b not in below and b not in above]
+    if len(below) == n:
+        return (f"The teacher scores below the student's base encoder on {_share(n, n, 'benchmarks')} "
+                f"({_names(below)}; non-overlapping {level}), so distillation from it cannot be expected to help "
+                "the student there.")
+    if len(above) == n:
+        return (f"The teacher scores above the student's base encoder on {_share(n, n, 'benchmarks')} "
+                f"({_names(above)}; non-overlapping {level}), so it knows something the student's base encoder "
+                "does not, and distillation can pass it on.")
+    if len(tied) == n:
+        return (f"The teacher's scores cannot be told apart from the student's base encoder's on "
+                f"{'the one benchmark' if n == 1 else f'any of the {n} benchmarks'} ({_names(tied)}; overlapping "
+                f"{level}), so these numbers do not show whether distillation can help the student.")
+    parts = []
+    if below:
+        parts.append(f"The teacher scores below the student's base encoder on {_share(len(below), n, 'benchmarks')} "
+                     f"({_names(below)}; non-overlapping {level}), so distillation cannot be expected to help the "
+                     "student there")
+    if above:
+        lead = "it scores above it" if below else "The teacher scores above the student's base encoder"
+        parts.append(f"{lead} on {_share(len(above), n, 'benchmarks')} ({_names(above)}"
+                     + ("" if below else f"; non-overlapping {level}") + "), where it has something to pass on")
+    if tied:
+        parts.append(f"the intervals overlap on {_share(len(tied), n, 'benchmarks')} ({_names(tied)})")
+    return "; ".join(parts) + "."
+
+
+def crossdomain_conclusion(pairs: list[tuple[Score, list[Score]]], confidence: float = 0.95) -> str:
+    """Whether the Emo Pillars initialisations beat the base encoder out of domain, from ``(base, [theirs])``
+    per source-target pair: on how many pairs one scores higher, and with non-overlapping intervals or not."""
+    n = len(pairs)
+    if not n:
+        return MISSING
+    level = f"{100 * confidence:.0f}% intervals"
+    above = sum(max(s.value for s in ours) > base.value for base, ours in pairs)
+    clear = sum(any(_apart(base, s) for s in ours) for base, ours in pairs)
+    behind = sum(all(_apart(s, base) for s in ours) for base, ours in pairs)
+    claim = "the claim that the Emo Pillars models adapt across domains"
+    if clear == n:
+        return (f"An Emo Pillars initialisation scores above the base encoder out of domain on "
+                f"{_share(n, n, 'source-target pairs')}, each with non-overlapping {level}, which supports {claim}.")
+    if above == 0:
+        text = (f"No Emo Pillars initialisation scores above the base encoder out of domain on "
+                f"{'the one source-target pair' if n == 1 else f'any of the {n} source-target pairs'}")
+        if behind:
+            text += f"; the base encoder is ahead with non-overlapping {level} on {_share(behind, n, 'pairs')}"
+        return text + f", so this run does not support {claim}."
+    text = (f"An Emo Pillars initialisation scores above the base encoder out of domain on "
+            f"{_share(above, n, 'source-target pairs')}, "
+            + (f"{clear} of them with non-overlapping {level}" if clear else f"none of them with non-overlapping "
+               f"{level}"))
+    if behind:
+        text += f"; the base encoder is ahead with non-overlapping intervals on {_share(behind, n, 'pairs')}"
+    if clear and not behind:
+        verdict = f"so {claim} holds clearly on {clear} of the {n} pairs only"
+    elif clear:
+        verdict = f"so the evidence for {claim} is mixed"
+    elif behind:
+        verdict = f"which goes against {claim}"
+    else:
+        verdict = "so the intervals do not separate the initialisations out of domain"
+    return f"{text}, {verdict}."
 
 
 def render_numbers(numbers: dict[str, str]) -> str:

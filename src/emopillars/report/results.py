@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from emopillars import benchmarks
-from emopillars.contracts.evaluation import (SKIP_FILE, EvaluationRecord, Interval, PairedTest,
+from emopillars.contracts.evaluation import (SKIP_FILE, CrossDomainRecord, EvaluationRecord, Interval, PairedTest,
                                              PeerEvaluationRecord, SkippedBenchmarks, SkipRecord, TrainRecord)
 from emopillars.contracts import Record, RecordError
 from emopillars.contracts.synthesis import (DATASET_STATS_PATH, GENERATION_STEPS, STEP_RECORDS, SYNTHESIS_STEPS,
@@ -263,6 +263,61 @@ def llm_runs(results: dict) -> list[Run]:
     return found
 
 
+@dataclass(frozen=True)
+class CrossRun:
+    """One exported model of a source benchmark scored on a target benchmark, and the file it came from."""
+
+    record: CrossDomainRecord
+    source_file: str
+
+    @property
+    def pair(self) -> tuple[str, str]:
+        return (self.record.source, self.record.target)
+
+    @property
+    def init(self) -> str:
+        return self.record.init
+
+    @property
+    def primary(self) -> Score:
+        return interval_score(self.record.primary)
+
+    @property
+    def paired_test(self) -> Optional[PairedTest]:
+        return self.record.paired_test
+
+
+def crossdomain_runs(results: dict) -> list[CrossRun]:
+    """Every cross-domain record (``outputs/metrics/crossdomain/<source>/<init>__to__<target>.json``).
+
+    A file must hold the record its path names, and every target of a source must have a record of
+    every initialisation that the source's other targets have (the stage scores them all).
+    """
+    out = []
+    skip = SKIP_FILE.removesuffix(".json")
+    for source, files in sorted((results.get("crossdomain") or {}).items()):
+        mine = []
+        for stem, data in sorted(files.items()):
+            if stem == skip:
+                continue
+            path = f"outputs/metrics/crossdomain/{source}/{stem}.json"
+            record = CrossDomainRecord.parse(data, path)
+            if record.source != source or record.run_name != stem:
+                raise RecordError(f"{path}: the record is about {record.source}'s {record.init} model on "
+                                  f"{record.target}")
+            mine.append(CrossRun(record, path))
+        inits = {r.init for r in mine}
+        for target in sorted({r.record.target for r in mine}):
+            have = {r.init for r in mine if r.record.target == target}
+            for init in sorted(inits - have):
+                raise RecordError(f"outputs/metrics/crossdomain/{source}/{init}__to__{target}.json: cross-domain "
+                                  f"record not found (other targets have one for {init}; rerun crossdomain@{source})")
+        out += mine
+    order = {b: i for i, b in enumerate(benchmarks.names())}
+    return sorted(out, key=lambda r: (order.get(r.record.source, len(order)), order.get(r.record.target, len(order)),
+                                      INITS.index(r.init) if r.init in INITS else len(INITS)))
+
+
 def peer_records(results: dict) -> list[tuple[str, PeerEvaluationRecord]]:
     """``(source, record)`` of every peer evaluation (``outputs/metrics/peers/<name>/<benchmark>.json``)."""
     out = []
@@ -463,6 +518,12 @@ def summarise(results: dict) -> dict:
         out.setdefault("zeroshot", {}).setdefault(r.benchmark, {})[r.init] = _run_summary(r)
     for r in llm_runs(results):
         out.setdefault("llm_baseline", {})[r.benchmark] = _run_summary(r)
+    for r in crossdomain_runs(results):
+        rec = r.record
+        summary = {**_metric_cells(rec.metrics), "n_test": rec.n_test, "n_excluded": rec.n_excluded}
+        if rec.paired_test:
+            summary.update(delta_vs_base=rec.paired_test.delta, p_value_vs_base=rec.paired_test.p_value)
+        out.setdefault("crossdomain", {}).setdefault(f"{rec.source}_to_{rec.target}", {})[rec.init] = summary
     for _, rec in peer_records(results):
         entry: dict[str, Any] = {"status": rec.status}
         for res in rec.results:

@@ -13,6 +13,7 @@ share their metric column:
     metrics/goemotions/zeroshot-contextless.json   an Emo Pillars model without training on the benchmark
     metrics/goemotions/llm.json                    the generator prompted as a classifier
     metrics/goemotions/peer-<name>.json            a published classifier (its own decision rule)
+    metrics/goemotions/crossdomain-<init>-from-isear.json   a model fine-tuned on ISEAR, read in shared Ekman groups
     metrics/synthetic/test-<variant>.json          an Emo Pillars model on its own synthetic test split
     metrics/synthetic/data-<dataset>.json          size, labels per example and diversity of a dataset
     metrics/synthetic/humaneval-<question>.json    human evaluation: rate and Krippendorff's alpha
@@ -28,8 +29,9 @@ from typing import Any, Optional
 
 from emopillars.benchmarks import get as get_benchmark
 from emopillars.contracts.evaluation import Evaluation, Interval, TrainRecord
-from emopillars.report.results import (PEER_OWN_RULES, Run, dataset_summaries, full_data_fraction, llm_runs,
-                                       peer_records, seed_spread, transfer_runs, zeroshot_runs)
+from emopillars.report.results import (PEER_OWN_RULES, Run, crossdomain_runs, dataset_summaries,
+                                       full_data_fraction, llm_runs, peer_records, seed_spread, transfer_runs,
+                                       zeroshot_runs)
 
 Summary = dict[str, float | int]
 SYNTHETIC = "synthetic"
@@ -91,6 +93,11 @@ def metric_summaries(results: dict) -> dict[str, Summary]:
         metric = get_benchmark(rec.benchmark).primary_metric
         if rec.available and own is not None and metric in own.metrics:
             out[f"{rec.benchmark}/peer-{rec.name}.json"] = _evaluation(own, metric)
+    for c in crossdomain_runs(results):
+        row = _evaluation(c.record)
+        if c.record.paired_test is not None:
+            row.update(delta_vs_base=c.record.paired_test.delta, p_value=c.record.paired_test.p_value)
+        out[f"{c.record.target}/crossdomain-{c.record.init}-from-{c.record.source}.json"] = row
     for name, data in sorted((results.get("train") or {}).items()):
         rec = TrainRecord.parse(data, f"outputs/metrics/train/{name}.json")
         out[f"{SYNTHETIC}/test-{name}.json"] = {**_evaluation(rec), "n_train": rec.n_train}

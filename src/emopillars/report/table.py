@@ -49,6 +49,7 @@ class Row:
     header: str
     cells: list[Cell]
     group: str = ""  # rows of one group are compared with each other only
+    compare: bool = True  # False: shown for reference, never marked best nor compared with
 
 
 @dataclass
@@ -63,10 +64,10 @@ class Table:
     font_size: str = "small"
     col_sep: str = "4pt"
 
-    def add_row(self, header: str, cells: list[Cell], group: str = "") -> None:
+    def add_row(self, header: str, cells: list[Cell], group: str = "", compare: bool = True) -> None:
         if len(cells) != len(self.columns):
             raise ValueError(f"table {self.name}: row {header!r} has {len(cells)} cells, expected {len(self.columns)}")
-        self.rows.append(Row(header, cells, group))
+        self.rows.append(Row(header, cells, group, compare))
 
     @property
     def groups(self) -> list[tuple[str, list[Row]]]:
@@ -78,7 +79,9 @@ class Table:
         return out
 
     def mark_best(self) -> "Table":
-        """Mark the best numeric cell of each comparable column within each row group (ties all marked)."""
+        """Mark the best numeric cell of each comparable column within each row group (ties all marked).
+
+        Rows added with ``compare=False`` (reference rows) take no part."""
         for row in self.rows:
             for cell in row.cells:
                 cell.best = False
@@ -86,7 +89,7 @@ class Table:
             for j, col in enumerate(self.columns):
                 if not col.compare:
                     continue
-                cells = [r.cells[j] for r in rows if _finite(r.cells[j].value)]
+                cells = [r.cells[j] for r in rows if r.compare and _finite(r.cells[j].value)]
                 if len(cells) < 2:
                     continue
                 lower = cells[0].lower_is_better or col.lower_is_better

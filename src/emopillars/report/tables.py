@@ -10,11 +10,13 @@ import random
 from typing import TYPE_CHECKING, Iterable, Optional
 
 from emopillars.report.results import (
+    INITS,
     PEER_OWN_RULES,
     DatasetSummary,
     Run,
     benchmark_name,
     benchmarks_in,
+    crossdomain_runs,
     init_name,
     dataset_summaries,
     generation_stats,
@@ -31,6 +33,7 @@ from emopillars.report.results import (
 )
 from emopillars.contracts.evaluation import TargetsAblation
 from emopillars.contracts.synthesis import DATASET_STATS_PATH, step_metrics_path
+from emopillars.report.latex import escape_latex, escape_markdown
 from emopillars.report.table import Cell, Column, Markup, Table, number_cell, score_cell, text_cell
 from emopillars.benchmarks import METRIC_NAMES, get as get_benchmark
 from emopillars.taxonomy import EMOTIONS
@@ -122,13 +125,21 @@ def ran_cells_note(runs: list[Run]) -> str:
             "fraction of every benchmark.")
 
 
+def largest_fraction_runs(runs: list[Run]) -> list[Run]:
+    """The runs at each benchmark's largest training fraction (the main table's cells)."""
+    largest: dict[str, float] = {}
+    for r in runs:
+        largest[r.benchmark] = max(largest.get(r.benchmark, r.fraction), r.fraction)
+    return [r for r in runs if r.fraction == largest[r.benchmark]]
+
+
 def main_table(results: dict) -> Table:
     """Benchmark (columns) x initialisation (rows), each benchmark at its largest training fraction in the run."""
     all_runs = transfer_runs(results)
     spread = seed_spread(results)
     benches = benchmarks_in(all_runs)
-    largest = {b: max(r.fraction for r in all_runs if r.benchmark == b) for b in benches}
-    runs = [r for r in all_runs if r.fraction == largest[r.benchmark]]
+    runs = largest_fraction_runs(all_runs)
+    largest = {r.benchmark: r.fraction for r in runs}
 
     def header(b: str) -> str:
         pct = f" ({fraction_label(largest[b])})" if largest[b] < 1 else ""
@@ -140,9 +151,37 @@ def main_table(results: dict) -> Table:
     by_key = {(r.benchmark, r.init): r for r in runs}
     for init in inits_in(runs):
         t.add_row(init_name(init), [_transfer_cell(by_key.get((b, init)), spread) for b in benches])
-    t.notes = (["Best per column in bold.", _interval_note(runs)] + _seed_note(runs, spread) + _dagger_note(t)
-               + _skipped_notes(results, "transfer"))
+    teacher = _teacher_row(t, results, benches, {b: _primary_metric(runs, b) for b in benches})
+    t.notes = (["Best per column in bold.", _interval_note(runs)] + teacher + _seed_note(runs, spread)
+               + _dagger_note(t) + _skipped_notes(results, "transfer"))
     return t.mark_best()
+
+
+TEACHER_ROW = "Teacher (generator zero-shot)"
+
+
+def teacher_runs(results: dict) -> dict[str, Run]:
+    """The LLM-baseline run of each benchmark: the generator, the teacher of the Emo Pillars models, zero-shot."""
+    return {r.benchmark: r for r in llm_runs(results)}
+
+
+def _teacher_row(t: Table, results: dict, benches: list[str], metrics: dict[str, Optional[str]]) -> list[str]:
+    """The teacher's scores as a reference row of ``t`` (never marked best), and the note that says on what."""
+    teacher = teacher_runs(results)
+    shown = [b for b in benches if b in teacher]
+    if not shown:
+        return []
+    cells = []
+    for b in benches:
+        r = teacher.get(b)
+        cells.append(score_cell(r.metric(metrics[b]) if r else None, r.source if r else None))
+    t.add_row(TEACHER_ROW, cells, compare=False)
+    systems = {teacher[b].record.system for b in shown}
+    who = f"the {systems.pop()}" if len(systems) == 1 else "the generator"
+    where = "; ".join(f"{benchmark_name(b)} n = {teacher[b].record.n_test:,}"
+                      + (f", {teacher[b].record.test_set}" if teacher[b].record.test_set else "") for b in shown)
+    return [f"Teacher: {who} classifying the test examples zero-shot (structured output), on a sample of each "
+            f"test set ({where}); a reference, not marked as best."]
 
 
 # --------------------------------------------------------------------------- (b) low resource
@@ -161,6 +200,59 @@ def lowres_table(results: dict) -> Table:
                       group=group)
     t.notes = (["Best per benchmark and column in bold.", _interval_note(runs)] + _seed_note(runs, spread)
                + _dagger_note(t))
+    return t.mark_best()
+
+
+# --------------------------------------------------------------------------- out of domain
+def pair_header(source: str, target: str) -> Markup:
+    s, t = benchmark_name(source), benchmark_name(target)
+    return Markup(f"{escape_latex(s)} $\\rightarrow$ {escape_latex(t)}", f"{escape_markdown(s)} → {escape_markdown(t)}")
+
+
+def pair_text(source: str, target: str) -> str:
+    return f"{benchmark_name(source)} to {benchmark_name(target)}"
+
+
+def _excluded_text(counts: dict[str, int], shown: int = 4) -> str:
+    """The most frequent excluded gold labels with their counts, the rest summed."""
+    items = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    text = ", ".join(f"{lab.replace('+', ' + ')} {n:,}" for lab, n in items[:shown])
+    rest = sum(n for _, n in items[shown:])
+    return text + (f", other labels {rest:,}" if rest else "")
+
+
+def crossdomain_table(results: dict) -> Table:
+    """Initialisation (rows) x source -> target pair (columns): each benchmark's exported model on the others."""
+    runs = crossdomain_runs(results)
+    pairs = list(dict.fromkeys(r.pair for r in runs))
+    t = Table("crossdomain", "Out of domain: the model fine-tuned on one benchmark (the largest training share of "
+              "the run) scored on another benchmark's test set, in the Ekman groups that the two label sets share: "
+              "macro-F1 over those groups, the model's answer being the arg-max over them. Rows: where the encoder "
+              "started.", "Initialisation", [Column(pair_header(*p)) for p in pairs], wide=len(pairs) > 3,
+              font_size="footnotesize" if len(pairs) > 4 else "small", col_sep="3pt" if len(pairs) > 4 else "4pt")
+    if not runs:
+        return t
+    by_key = {(r.pair, r.init): r for r in runs}
+    present = {r.init for r in runs}
+    for init in [i for i in INITS if i in present] + sorted(present - set(INITS)):
+        cells = []
+        for p in pairs:
+            r = by_key.get((p, init))
+            cells.append(score_cell(r.primary, r.source_file, marker=_marker(r)) if r else Cell(display="not run"))
+        t.add_row(init_name(init), cells)
+    first = {p: next(r for r in runs if r.pair == p) for p in pairs}
+    t.add_row("Scored / excluded", [text_cell(f"{first[p].record.n_test:,} / {first[p].record.n_excluded:,}")
+                                    for p in pairs], compare=False)
+    by_groups: dict[tuple[str, ...], list[str]] = {}
+    for p in pairs:
+        by_groups.setdefault(tuple(first[p].record.shared_groups), []).append(pair_text(*p))
+    groups = "; ".join(f"{', '.join(g)} ({', '.join(ps)})" for g, ps in by_groups.items())
+    excluded = "; ".join(f"{pair_text(*p)}: {_excluded_text(first[p].record.excluded_labels)}"
+                         for p in pairs if first[p].record.n_excluded)
+    t.notes = (["Best per column in bold.", _interval_note(runs), f"Shared Ekman groups: {groups}.",
+                "Scored / excluded: test examples scored, and those whose gold labels fall in no shared group"
+                + (f" ({excluded})." if excluded else ".")] + _dagger_note(t)
+               + _skipped_notes(results, "crossdomain"))
     return t.mark_best()
 
 
@@ -520,12 +612,13 @@ def published_table(results: dict, published: "PublishedFigures") -> Table:
 
 def all_tables(results: dict, datasets: dict[str, list[dict]], examples_per_dataset: int, seed: int,
                scale: "PaperScaleParams", published: "PublishedFigures") -> list[Table]:
-    return [main_table(results), lowres_table(results), synth_counts_table(results), dataset_stats_table(results),
+    return [main_table(results), lowres_table(results), crossdomain_table(results), synth_counts_table(results),
+            dataset_stats_table(results),
             diversity_table(results), zeroshot_table(results), targets_table(results), humaneval_table(results),
             examples_table(datasets, examples_per_dataset, seed),
             generation_cost_table(results, scale), published_table(results, published)]
 
 
-__all__ = ["all_tables", "main_table", "lowres_table", "synth_counts_table", "dataset_stats_table",
+__all__ = ["all_tables", "main_table", "lowres_table", "crossdomain_table", "synth_counts_table", "dataset_stats_table",
            "diversity_table", "zeroshot_table", "examples_table", "humaneval_table", "targets_table",
            "generation_cost_table", "published_table", "score"]
