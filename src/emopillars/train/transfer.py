@@ -263,7 +263,7 @@ def export_benchmark_model(out_dir: Path, benchmark: str, cell: Cell, model, tok
     from emopillars.train.export import model_card, save_classifier
 
     bench = head.definition
-    name = f"{benchmark}-{system_name(cell.init)}"
+    name = f"{benchmark}-{cell.init}"
     pct = f"{100 * cell.fraction:g}%"
     kind = "Multi-label" if head.multi_label else "Single-label"
     start = ("the base encoder" if cell.init == "base" else
