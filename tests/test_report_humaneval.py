@@ -357,8 +357,9 @@ def test_import_stage_refuses_one_annotators_answers_under_two_names(tmp_path):
     for who in ("alice", "bob"):
         (answers_dir / f"answers-{who}.json").write_text(json.dumps({"sheet": sheet_id, "annotator": who,
                                                                      "answers": answers}))
-    stage = [sys.executable, str(ROOT / "stages" / "humaneval_import.py"), "--sheet", str(tmp_path / "sheet" / "items.json"),
-             "--key", str(tmp_path / "key.json"), "--answers-dir", str(answers_dir), "--out", str(tmp_path / "he.json")]
+    stage = [sys.executable, str(ROOT / "stages" / "humaneval_import.py"),
+             "--sheet", str(tmp_path / "sheet" / "items.json"), "--key", str(tmp_path / "key.json"),
+             "--answers-dir", str(answers_dir), "--out", str(tmp_path / "he.json")]
     proc = subprocess.run(stage, capture_output=True, text=True)
     assert proc.returncode == 2 and not (tmp_path / "he.json").exists()
     assert proc.stderr.splitlines() == [

