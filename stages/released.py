@@ -40,7 +40,8 @@ def main(argv=None) -> int:
 
     # a ReleasedDataError (a ValueError naming file, line and field) is the one error line of run_main
     source = resolve_source(tp.released_dir, tp.released_revision)
-    mapper = TaxonomyMapper(LazyEmbedder(lambda: MeanPoolEncoder(args.embedder)), params.labels.similarity_threshold)
+    mapper = TaxonomyMapper(LazyEmbedder(lambda: MeanPoolEncoder(args.embedder, progress="released: embedding")),
+                            params.labels.similarity_threshold)
     record = export_release(source, args.out, mapper, params.labels.threshold,
                             progress=lambda msg: print(f"released: {msg}"))
     write_json(args.metrics, record)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
 import pytest
 
+from emopillars.config import load_params
 from emopillars.contracts import RecordError
 from emopillars.contracts.synthesis import (GENERATION_STEPS, STEP_RECORDS, SYNTHESIS_STEPS, DatasetStats,
                                             GenerationStats, LabelsMetrics)
@@ -127,7 +129,7 @@ def _dataset(folder: Path, rows: list[tuple[str, list[str]]]) -> None:
             json.dumps({"utterance": u, "labels": labels, "primary_emotion": labels[0]}) + "\n" for u, labels in part))
 
 
-def test_dataset_stats_stage_writes_the_record(tmp_path, embedder_dir):
+def test_dataset_stats_stage_writes_the_record(tmp_path, embedder_dir, capsys):
     contextless = [("I finally won the race, I am thrilled", ["joy"]), ("What a wonderful morning it is", ["joy"]),
                    ("You tricked me and I hate it", ["anger"]), ("Get out of my house now", ["anger"]),
                    ("The sea is calm and so am I", ["joy", "relief"]), ("Nobody listens to me", ["sadness"])]
@@ -155,6 +157,30 @@ def test_dataset_stats_stage_writes_the_record(tmp_path, embedder_dir):
     # the step metrics ride along unchanged; the labelling report becomes the context-less set's
     assert stats.counts.curate == STEP_RECORDS["curate"].read(METRICS / "synth" / "curate.json")
     assert cl.out_of_taxonomy.label_leakage_rate == stats.counts.labels.mapping.label_leakage_rate
+    # the measures, taken class by class under a progress bar, are those of one diversity_by_class call per side
+    from emopillars.synth.embed import MeanPoolEncoder
+    from emopillars.synth.stats import diversity_by_class
+
+    classes = len(cl.diversity.ours.per_class) + len(cl.diversity.goemotions_same_sizes.per_class)
+    err = capsys.readouterr().err
+    assert re.search(rf"dataset_stats: diversity: 100%\|[^|]*\| {classes}/{classes} ", err), err[-500:]
+    ours = {"joy": [u for u, labels in contextless if "joy" in labels],
+            "anger": [u for u, labels in contextless if "anger" in labels], "sadness": ["Nobody listens to me"],
+            "relief": ["The sea is calm and so am I"]}
+    direct = diversity_by_class(ours, {e: len(t) for e, t in ours.items()}, load_params(ROOT / "params.yaml").seed,
+                                MeanPoolEncoder(embedder_dir))
+    assert {e: d.model_dump(exclude_none=True) for e, d in cl.diversity.ours.per_class.items()} == direct
+
+
+def test_embedding_many_texts_shows_a_progress_bar_when_asked(embedder_dir, capsys):
+    from emopillars.synth.embed import MeanPoolEncoder
+
+    texts = [f"line {i} of the story" for i in range(5)]
+    vectors = MeanPoolEncoder(embedder_dir, batch_size=2, progress="stage: embedding")(texts)
+    assert vectors.shape[0] == 5
+    assert re.search(r"stage: embedding: 100%\|[^|]*\| 5/5 ", capsys.readouterr().err)
+    MeanPoolEncoder(embedder_dir, batch_size=2)(texts)  # not asked: no bar
+    assert "embedding" not in capsys.readouterr().err
 
 
 def test_dataset_stats_stage_names_a_missing_step_file(tmp_path):

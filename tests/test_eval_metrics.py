@@ -94,3 +94,27 @@ def test_paired_bootstrap_separates_better_from_equal_systems():
     assert better["delta"] > 0.2 and better["p_value"] < 0.01
     same = paired_bootstrap(gold, good, good, LABELS, "macro_f1", samples=200)
     assert same["delta"] == 0 and same["p_value"] == 1.0
+
+
+def test_a_tuned_rule_that_fires_on_most_classes_is_reported_and_a_sound_one_is_not():
+    from emopillars.eval.thresholds import loose_rule_warning
+
+    rng = np.random.default_rng(0)
+    gold = np.zeros((200, 28), dtype=bool)
+    gold[np.arange(200), rng.integers(0, 28, 200)] = True  # one label per example
+    flat = rng.uniform(0.02, 0.09, size=gold.shape)  # a model that has learnt only the base rate
+    text = loose_rule_warning(0.04, flat >= 0.04, gold)
+    assert text.startswith("the tuned threshold 0.04 is below 0.1 and it gives ")
+    assert f"{(flat >= 0.04).sum(1).mean():.1f} labels per dev example where gold has 1.0" in text
+    # a threshold that is not low but still gives five labels per example where gold has one
+    five = np.zeros_like(gold)
+    five[:, :5] = True
+    assert "gives 5.0 labels per dev example where gold has 1.0" in loose_rule_warning(0.3, five, gold)
+    assert "below" not in loose_rule_warning(0.3, five, gold)
+    # a low threshold is reported even when few labels fire
+    assert loose_rule_warning(0.05, gold, gold).startswith("the tuned threshold 0.05 is below 0.1 (1.0 labels")
+    # sound rules: the gold count, and four labels where gold has three (not over twice as many)
+    assert loose_rule_warning(0.35, gold, gold) is None
+    three, four = np.zeros_like(gold), np.zeros_like(gold)
+    three[:, :3], four[:, :4] = True, True
+    assert loose_rule_warning(0.2, four, three) is None

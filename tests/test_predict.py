@@ -71,3 +71,38 @@ def test_predict_errors_are_clear(released_model, tmp_path):
     # an explicit threshold makes such a folder usable
     proc = _predict("--model", str(bare), "--text", "hello", "--threshold", "0.5")
     assert proc.returncode == 0, proc.stderr
+
+
+def test_a_csv_row_with_more_fields_than_the_header_stops_naming_file_and_line(tmp_path):
+    src = tmp_path / "texts.csv"
+    src.write_text('id,text\n1,"Thank you, really"\n2,I can\'t believe it, you came\n')
+    proc = _predict("--model", str(tmp_path / "no-model-needed"), "--input", str(src))
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.strip() == (
+        f"emopillars predict: error: {src}:3: expected 2 comma-separated fields as in the header (id, text), found 3 "
+        '(a text that holds a comma must be in double quotes: "a, b")')
+
+
+def _with_warning(model: Path, folder: Path, warning) -> Path:
+    """``model`` (its files linked) with ``warning`` as the decision warning training left in its config."""
+    folder.mkdir()
+    for f in model.iterdir():
+        if f.name != "config.json":
+            (folder / f.name).symlink_to(f)
+    config = json.loads((model / "config.json").read_text())
+    config["emopillars"]["decision_warning"] = warning
+    (folder / "config.json").write_text(json.dumps(config))
+    return folder
+
+
+def test_predict_warns_when_the_model_was_trained_with_a_loose_rule(released_model, tmp_path):
+    loose = _with_warning(released_model[0], tmp_path / "loose", "the tuned threshold 0.04 is below 0.1")
+    proc = _predict("--model", str(loose), "--text", "hello")
+    assert proc.returncode == 0, proc.stderr
+    assert (f"emopillars predict: warning: {loose}'s decision rule is loose (the tuned threshold 0.04 is below 0.1); "
+            "--threshold sets another") in proc.stderr
+    proc = _predict("--model", str(loose), "--text", "hello", "--threshold", "0.5")
+    assert proc.returncode == 0 and "warning" not in proc.stderr
+    sound = _with_warning(released_model[0], tmp_path / "sound", None)
+    proc = _predict("--model", str(sound), "--text", "hello")
+    assert proc.returncode == 0 and proc.stderr == ""  # --quiet: no warning, no weight-loading bar

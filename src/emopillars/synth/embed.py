@@ -26,7 +26,8 @@ class MeanPoolEncoder:
     """Callable: list of strings -> (n, d) float32 array of unit vectors."""
 
     def __init__(self, model_dir: str | Path = "models/encoder", batch_size: int = 128, max_length: int = 64,
-                 threads: int | None = None):
+                 threads: int | None = None, progress: str | None = None):
+        """``progress``: the description of a progress bar over the texts of a call of more than one batch."""
         import torch
         from transformers import AutoModel, AutoTokenizer
 
@@ -37,12 +38,17 @@ class MeanPoolEncoder:
         self.model = AutoModel.from_pretrained(self.path, use_safetensors=True).eval()
         self.batch_size = batch_size
         self.max_length = max_length
+        self.progress = progress
 
     def __call__(self, texts: Sequence[str]) -> np.ndarray:
         import torch
 
+        from tqdm.auto import tqdm
+
         out = []
-        with torch.inference_mode():
+        bar = tqdm(total=len(texts), desc=self.progress, unit="text", dynamic_ncols=True,
+                   disable=self.progress is None or len(texts) <= self.batch_size)
+        with torch.inference_mode(), bar:
             for i in range(0, len(texts), self.batch_size):
                 batch = list(texts[i: i + self.batch_size])
                 enc = self.tokenizer(batch, padding=True, truncation=True, max_length=self.max_length,
@@ -51,6 +57,7 @@ class MeanPoolEncoder:
                 mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
                 pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
                 out.append(torch.nn.functional.normalize(pooled, dim=-1).float().numpy())
+                bar.update(len(batch))
         if not out:
             return np.zeros((0, self.model.config.hidden_size), dtype=np.float32)
         return np.concatenate(out, axis=0)

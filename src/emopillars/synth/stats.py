@@ -104,9 +104,9 @@ def _embed_once(embed: Callable[[Sequence[str]], np.ndarray], texts: Iterable[st
     return cache
 
 
-def diversity_by_class(texts_by_class: dict[str, list[str]], sample_sizes: dict[str, int], seed: int,
-                       embed: Optional[Callable[[Sequence[str]], np.ndarray]] = None) -> dict[str, dict]:
-    """Per class: the four diversity measures on a seeded sample of ``sample_sizes[class]`` texts."""
+def class_samples(texts_by_class: dict[str, list[str]], sample_sizes: dict[str, int],
+                  seed: int) -> dict[str, list[str]]:
+    """Per class with at least two texts to draw: a seeded sample of ``sample_sizes[class]`` of its texts."""
     rng = random.Random(seed)
     samples = {}
     for e in EMOTIONS:
@@ -114,6 +114,12 @@ def diversity_by_class(texts_by_class: dict[str, list[str]], sample_sizes: dict[
         k = min(sample_sizes.get(e, 0), len(texts))
         if k >= 2:
             samples[e] = rng.sample(texts, k)
+    return samples
+
+
+def diversity_of_samples(samples: dict[str, list[str]], seed: int,
+                         embed: Optional[Callable[[Sequence[str]], np.ndarray]] = None, bar=None) -> dict[str, dict]:
+    """Per class: the four diversity measures of its sample; ``bar`` (a tqdm bar, say) advances by one per class."""
     vectors = _embed_once(embed, (t for s in samples.values() for t in s)) if embed is not None else {}
     out = {}
     for e, sample in samples.items():
@@ -122,7 +128,20 @@ def diversity_by_class(texts_by_class: dict[str, list[str]], sample_sizes: dict[
         if embed is not None:
             row["embedding_similarity"] = round(mean_pairwise_similarity(np.stack([vectors[t] for t in sample])), 4)
         out[e] = row
+        if bar is not None:
+            bar.update(1)
     return out
+
+
+def diversity_by_class(texts_by_class: dict[str, list[str]], sample_sizes: dict[str, int], seed: int,
+                       embed: Optional[Callable[[Sequence[str]], np.ndarray]] = None) -> dict[str, dict]:
+    """Per class: the four diversity measures on a seeded sample of ``sample_sizes[class]`` texts."""
+    return diversity_of_samples(class_samples(texts_by_class, sample_sizes, seed), seed, embed)
+
+
+def embed_all(embed: Callable[[Sequence[str]], np.ndarray], samples: Iterable[dict[str, list[str]]]) -> None:
+    """Embed every text of ``samples`` in one call; :func:`diversity_of_samples` then reuses the vectors."""
+    _embed_once(embed, (t for s in samples for sample in s.values() for t in sample))
 
 
 def macro(per_class: dict[str, dict]) -> dict[str, float]:

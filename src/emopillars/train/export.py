@@ -88,13 +88,35 @@ def _fmt(m: dict) -> str:
     return f"{m['value']:.3f} [{m['ci_low']:.3f}, {m['ci_high']:.3f}]"
 
 
+EXACT_MATCH_NOTE = ("Exact-match accuracy counts a text as right only when its predicted label set equals its gold "
+                    "set exactly: one missing or extra label among the {n} makes it wrong, so it is low (often 0) for "
+                    "a multi-label model and says little; read the F1 scores.")
+
+
+def _metric_name(key: str, multi_label: bool) -> str:
+    return "exact-match accuracy (see below)" if key == "accuracy" and multi_label else key
+
+
 def model_card(name: str, base_encoder: str, training_data: str, input_desc: str, labels: Sequence[str],
                metrics: dict, rule: dict, train_info: dict, limits: Sequence[str] = (),
-               summary: Optional[str] = None) -> str:
-    """A model card in Markdown: data, metrics with intervals, intended use, limits.
+               summary: Optional[str] = None, good_for: Optional[str] = None, warning: Optional[str] = None,
+               labels_per_example: Optional[tuple[float, float]] = None) -> str:
+    """A model card in Markdown: what the model is good for, data, metrics with intervals, intended use, limits.
 
-    ``summary`` is the card's first sentence (default: a multi-label classifier over the 28 classes).
+    ``base_encoder`` is the base model's name, or its folder (then named by :func:`encoder_id`).
+    ``summary`` is the card's first sentence (default: a multi-label classifier over the 28 classes);
+    ``good_for`` says in a sentence or two what the model is fit for; ``warning`` (a loose decision rule, see
+    :func:`emopillars.eval.thresholds.loose_rule_warning`) is shown under the summary and the thresholds;
+    ``labels_per_example`` is ``(predicted, gold)`` per test example.
     """
+    from emopillars.train.encoder import encoder_id
+
+    origin = ""
+    if Path(base_encoder).is_dir():
+        base_encoder, origin = encoder_id(base_encoder)
+    multi_label = rule.get("kind") != "argmax"
+    warning_lines = (["", f"> **Warning: the decision rule is loose.** {warning[0].upper()}{warning[1:]}."]
+                     if warning else [])
     lines = [
         "---",
         "library_name: transformers",
@@ -105,6 +127,14 @@ def model_card(name: str, base_encoder: str, training_data: str, input_desc: str
         "",
         summary or f"Multi-label emotion classifier over the {len(labels)} GoEmotions classes, fine-tuned from "
         f"`{base_encoder}`.",
+        *warning_lines,
+        "",
+        "## What it is good for",
+        good_for or ("Ranking the emotions of an English text by score, and as an initialisation for fine-tuning on "
+                     "an emotion benchmark. Which labels it predicts depends on the decision thresholds below."),
+        "",
+        "## Base model",
+        f"`{base_encoder}`" + (f" ({origin})" if origin else ""),
         "",
         "## Training data",
         training_data,
@@ -124,14 +154,19 @@ def model_card(name: str, base_encoder: str, training_data: str, input_desc: str
         "",
         "## Decision thresholds",
         f"Tuned on the dev split only (rule: `{rule.get('kind')}`, global threshold {rule.get('global')}); "
-        "per-class values in `thresholds.json`.",
+        "per-class values in `thresholds.json`." + (f" **Warning:** {warning}." if warning else ""),
         "",
         "## Metrics (test split, 95% bootstrap interval)",
         "| metric | value |",
         "|---|---|",
     ]
     for key, m in metrics.items():
-        lines.append(f"| {key} | {_fmt(m)} |")
+        lines.append(f"| {_metric_name(key, multi_label)} | {_fmt(m)} |")
+    if labels_per_example is not None:
+        lines += ["", f"Labels per test example: {labels_per_example[0]:.2f} predicted, {labels_per_example[1]:.2f} "
+                      "in the gold labels."]
+    if multi_label and "accuracy" in metrics:
+        lines += ["", EXACT_MATCH_NOTE.format(n=len(labels))]
     lines += ["", "## Training", "```json", json.dumps(train_info, indent=2, default=str), "```", "",
               "## Intended use and limits",
               "Research on emotion recognition and as an initialisation for fine-tuning on emotion benchmarks. "

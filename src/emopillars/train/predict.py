@@ -81,9 +81,11 @@ def _table_rows(path: Path, f, delimiter: str) -> list[tuple[int, dict]]:
             continue
         if len(fields) != len(header):
             kind = "tab" if tsv else "comma"
-            raise ValueError(f"{path}:{line}: expected {len(header)} {kind}-separated fields as in the header "
-                             f"({', '.join(header)}), found {len(fields)}"
-                             + (" (a text cannot hold a tab)" if tsv and len(fields) > len(header) else ""))
+            more = len(fields) > len(header)
+            raise ValueError(f"{path}:{line}: expected {len(header)} {kind}-separated field"
+                             f"{'s' if len(header) > 1 else ''} as in the header ({', '.join(header)}), found "
+                             f"{len(fields)}" + ("" if not more else " (a text cannot hold a tab)" if tsv else
+                                                 ' (a text that holds a comma must be in double quotes: "a, b")'))
         rows.append((line, dict(zip(header, fields))))
     return rows
 
@@ -159,6 +161,8 @@ class Predictor:
         self.multi_label = config.problem_type != "single_label_classification"
         meta = getattr(config, "emopillars", None) or {}
         self.contextual = (meta.get("input") or {}).get("variant") == "contextual"
+        # Why the model's own tuned rule is too loose to trust (set at training; not when --threshold replaces it).
+        self.rule_warning = meta.get("decision_warning") if threshold is None else None
         self.device = device
         self.max_length = max_length
         self.max_positions = positions

@@ -152,10 +152,18 @@ def make_loss(multi_label: bool, train_targets: np.ndarray, cfg: TrainConfig, de
     return loss_fn
 
 
+# predict_probs shows a progress bar by default from this many rows (a few seconds on a CPU).
+PROGRESS_MIN_ROWS = 1000
+
+
 def _predict_rows(model, encoded: Encoded, order: np.ndarray, out: np.ndarray, batch_size: int, device,
-                  mixed_precision: str, progress: bool, desc: str) -> None:
-    """Scores of the rows ``order`` (in that order, by batches) into ``out``."""
-    for start in tqdm(range(0, len(order), batch_size), desc=desc, disable=not progress, leave=False):
+                  mixed_precision: str, progress: Optional[bool], desc: str) -> None:
+    """Scores of the rows ``order`` (in that order, by batches) into ``out``; ``progress`` None: a bar from
+    :data:`PROGRESS_MIN_ROWS` rows."""
+    if progress is None:
+        progress = len(order) >= PROGRESS_MIN_ROWS
+    for start in tqdm(range(0, len(order), batch_size), desc=desc, disable=not progress, leave=False,
+                      dynamic_ncols=True):
         idx = order[start:start + batch_size]
         inputs, _ = encoded.batch(idx)
         inputs = {k: v.to(device) for k, v in inputs.items()}
@@ -172,8 +180,9 @@ def _length_order(encoded: Encoded) -> np.ndarray:
 
 @torch.no_grad()
 def predict_probs(model, encoded: Encoded, batch_size: int = 128, device=None, mixed_precision: str = "no",
-                  progress: bool = False, desc: str = "predict") -> np.ndarray:
-    """Sigmoid (multi-label) or softmax (single-label) scores ``[n, num_labels]``."""
+                  progress: Optional[bool] = None, desc: str = "predict") -> np.ndarray:
+    """Sigmoid (multi-label) or softmax (single-label) scores ``[n, num_labels]``; a progress bar when ``progress``
+    is true, or (None) when there are :data:`PROGRESS_MIN_ROWS` rows or more."""
     device = device or next(model.parameters()).device
     was_training = model.training
     model.eval()

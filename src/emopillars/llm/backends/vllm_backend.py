@@ -13,12 +13,20 @@ is never generated unconstrained while the caller believes it is constrained.
 vLLM's engine core and workers are child processes; a :class:`Reaper`,
 started before the first of them, kills them and removes their shared memory
 if this process dies at any moment, model load included.
+
+vLLM logs at INFO by default: some sixty lines per engine start, between the
+project's own progress bars. Importing this module sets ``VLLM_LOGGING_LEVEL``
+to ``WARNING`` unless it is set already (``VLLM_LOGGING_LEVEL=INFO`` or
+``DEBUG`` brings everything back); vLLM reads it when it is first imported, and
+its engine processes inherit it.
 """
 
 from __future__ import annotations
 
 import inspect
+import logging
 import os
+import sys
 from pathlib import Path
 from typing import Any, Optional
 
@@ -28,6 +36,19 @@ from emopillars.llm.types import StructuredOutputUnsupportedError
 from emopillars.models import require_model_dir
 
 GIB = 1 << 30
+DEFAULT_VLLM_LOGGING_LEVEL = "WARNING"
+
+
+def quiet_vllm_logging() -> str:
+    """vLLM's log level: the user's ``VLLM_LOGGING_LEVEL``, else :data:`DEFAULT_VLLM_LOGGING_LEVEL` (set in the
+    environment before vLLM is imported, and on its logger if something imported it earlier)."""
+    level = os.environ.setdefault("VLLM_LOGGING_LEVEL", DEFAULT_VLLM_LOGGING_LEVEL).upper()
+    if "vllm" in sys.modules and isinstance(logging.getLevelName(level), int):
+        logging.getLogger("vllm").setLevel(level)
+    return level
+
+
+quiet_vllm_logging()
 
 
 def _cuda_available() -> bool:
