@@ -83,6 +83,18 @@ class Page(Session):
             raise CDPError(f"{expression[:80]!r}: {detail.get('exception', {}).get('description') or detail['text']}")
         return res["result"].get("value")
 
+    def js_until(self, expression: str, expected: Any, timeout: float = 5) -> Any:
+        """The value of ``expression`` once it equals ``expected`` (events from other tabs arrive asynchronously),
+        or its last value after ``timeout`` seconds."""
+        import time
+
+        end = time.monotonic() + timeout
+        value = self.js(expression)
+        while value != expected and time.monotonic() < end:
+            time.sleep(0.05)
+            value = self.js(expression)
+        return value
+
     def open(self, url: str) -> None:
         self.send("Page.enable")
         self.send("Page.navigate", url=url)
