@@ -449,7 +449,8 @@ def test_two_annotators_in_one_chromium_profile_download_their_own_answers_and_i
                "document.getElementById('start-session').click()")
         assert _ticked(tab) == [] and tab.js("document.getElementById('who').textContent") == "bob"
         # alice's first tab, still open, follows the hand-over instead of writing her answers into bob's session
-        assert page.js_until("document.getElementById('who').textContent", "bob") == "bob" and _ticked(page) == []
+        assert page.js_until("document.getElementById('who').textContent + ' ' + "
+                             "document.querySelectorAll('#items input:checked').length", "bob 0", timeout=15) == "bob 0"
         _answer_in_page(tab, item_of, bob)
         tab.js("document.getElementById('save-json').click()")
         bob_file = browser.download(f"answers-bob-{sheet_id}.json")
