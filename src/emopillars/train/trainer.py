@@ -94,6 +94,16 @@ def set_seed(seed: int) -> None:
         torch.cuda.manual_seed_all(seed)
 
 
+def deterministic_kernels(device: torch.device) -> None:
+    """On the CPU, PyTorch's deterministic kernels only: two runs with one seed give the same weights, bit for bit.
+
+    On CUDA the default kernels stay (several deterministic ones are much slower, some need a cuBLAS workspace
+    setting); a GPU run is reproducible to rounding, not to the bit.
+    """
+    if device.type == "cpu":
+        torch.use_deterministic_algorithms(True)
+
+
 def autocast_context(device: torch.device, mixed_precision: str):
     """bf16/fp16 autocast on CUDA; bf16 autocast on CPU (fp16 has no fast CPU kernels: fp32 there).
 
@@ -302,6 +312,7 @@ def train_classifier(model, tokenizer, train: Sequence[Example], dev: Sequence[E
     world, rank, is_main = accelerator.num_processes, accelerator.process_index, accelerator.is_main_process
     set_seed(cfg.seed)
     device = accelerator.device
+    deterministic_kernels(device)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     elif world > 1 and device.type == "cpu":
