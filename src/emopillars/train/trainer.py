@@ -100,8 +100,7 @@ def deterministic_kernels(device: torch.device) -> None:
     On CUDA the default kernels stay (several deterministic ones are much slower, some need a cuBLAS workspace
     setting); a GPU run is reproducible to rounding, not to the bit.
     """
-    if device.type == "cpu":
-        torch.use_deterministic_algorithms(True)
+    torch.use_deterministic_algorithms(device.type == "cpu")  # a later CUDA run in this process: back to the default
 
 
 def autocast_context(device: torch.device, mixed_precision: str):
