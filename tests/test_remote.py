@@ -110,6 +110,8 @@ def test_push_to_a_folder_then_pull_into_a_fresh_clone_restores_every_output(pro
     # a relative folder is taken from where the command runs
     _ok(_remote("pull"), clone, EMOPILLARS_REMOTE=os.path.relpath(store, clone))
     assert _outputs(clone) == _outputs(project)
+    # and the workspace's default remote from then on (plain `dvc pull`, `make figures`)
+    assert _ok(_dvc("remote", "default"), clone).strip() == "emopillars"
     repro = _ok(_dvc("repro"), clone)
     assert "Running stage" not in repro
     assert _ok(["git", "status", "--porcelain"], clone) == ""

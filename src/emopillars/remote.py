@@ -7,8 +7,9 @@ The remote is named by one setting, ``EMOPILLARS_REMOTE`` (or ``--remote``):
 
 * the name of a remote already in DVC's config (``dvc remote add NAME URL``), or
 * a URL or a folder (``s3://bucket/emopillars``, ``https://host/emopillars``, ``/mnt/lab/emopillars``): it is
-  written as the remote ``emopillars`` into ``.dvc/config.local``, this workspace's own config (not committed);
-  a folder is made absolute first.
+  written as the remote ``emopillars`` into ``.dvc/config.local``, this workspace's own config (not committed),
+  and made its default remote (so plain ``dvc pull`` and ``make figures`` use it too); a folder is made absolute
+  first.
 
 Without the setting DVC's default remote (``dvc remote add -d``) is used. With no remote at all the command
 stops with one line saying how to name one, and exit code 2. Everything a stage caches travels: the models,
@@ -87,7 +88,7 @@ def resolve(spec: Optional[str], cwd: str | Path = ".") -> str:
         raise RemoteError(f"{ENV}={spec}: no DVC remote of that name (configured: {known}); give a URL or a "
                           "folder, or `dvc remote add` it")
     url = spec if is_url(spec) else str(Path(spec).expanduser().resolve())
-    out = dvc("remote", "add", "--local", "--force", LOCAL_NAME, url, cwd=cwd)
+    out = dvc("remote", "add", "--local", "--force", "--default", LOCAL_NAME, url, cwd=cwd)
     if out.returncode != 0:
         last = (out.stderr.strip().splitlines() or ["dvc remote add failed"])[-1]
         raise RemoteError(f"{ENV}={spec}: DVC cannot use it as a remote: {last}")
