@@ -161,7 +161,8 @@ def check_generation_stats(repo: Path, failures: list[str]) -> dict:
         loaded = stats.get("backend_info", {}).get("loaded", True)
         found[stage] = {"requests": stats["requests"], "cache_hits": stats["cache_hits"],
                         "generated_requests": stats["generated_requests"], "model_calls": stats["model_calls"],
-                        "model_loaded": loaded, "cache_path": stats["cache_path"]}
+                        "model_loaded": loaded, "cache_path": stats["cache_path"],
+                        "wall_seconds": stats["wall_seconds"]}
         if stats["generated_requests"] != 0 or stats["model_calls"] != 0:
             failures.append(f"forced replay: {stage} generated {stats['generated_requests']} request(s) "
                             f"({stats['model_calls']} model calls)")
