@@ -26,7 +26,7 @@ help:
 	@echo "make repro      run the pipeline with dvc (PROFILE=smoke|default|full|rehearsal|paper|released, default: default)"
 	@echo "make rehearsal  the paper profile's code paths at CPU size"
 	@echo "make push       dvc push every output to the remote EMOPILLARS_REMOTE names (a remote's name, URL or folder)"
-	@echo "make pull       dvc pull the outputs from that remote (then make repro runs nothing, make figures rebuilds)"
+	@echo "make pull       dvc pull the outputs from that remote (then dvc repro runs nothing, make figures rebuilds the tables)"
 	@echo "make replay-check  run a profile, push, pull into a fresh clone, check it replays exactly (PROFILE, default smoke; CI: rehearsal)"
 	@echo "make gpu-check  CUDA check: tiny RoBERTa trained under bf16/fp16 autocast, exported, reloaded (needs a GPU)"
 	@echo "make bench      run the benchmarks; results in bench/results/"
