@@ -24,7 +24,10 @@ help:
 	@echo "make test       set up .venv and run the fast test suite (CI)"
 	@echo "make test-slow  run the slow end-to-end tests (smoke pipeline through vLLM)"
 	@echo "make repro      run the pipeline with dvc (PROFILE=smoke|default|full|rehearsal|paper|released, default: default)"
-	@echo "make rehearsal  the paper profile's code paths at CPU size (what CI runs after the tests)"
+	@echo "make rehearsal  the paper profile's code paths at CPU size"
+	@echo "make push       dvc push every output to the remote EMOPILLARS_REMOTE names (a remote's name, URL or folder)"
+	@echo "make pull       dvc pull the outputs from that remote (then dvc repro runs nothing, make figures rebuilds the tables)"
+	@echo "make replay-check  run a profile, push, pull into a fresh clone, check it replays exactly (PROFILE, default smoke; CI: rehearsal)"
 	@echo "make gpu-check  CUDA check: tiny RoBERTa trained under bf16/fp16 autocast, exported, reloaded (needs a GPU)"
 	@echo "make bench      run the benchmarks; results in bench/results/"
 	@echo "make figures    rebuild tables and figures from existing outputs"
@@ -68,6 +71,23 @@ repro: setup
 rehearsal: setup
 	$(BIN)/dvc config hydra.enabled true
 	$(BIN)/dvc exp run -S profile=rehearsal
+
+# ------------------------------------------------------------------ outputs that travel (DVC remote)
+# EMOPILLARS_REMOTE: a configured DVC remote's name, or a URL or folder (then written to .dvc/config.local as the
+# remote `emopillars`); unset: DVC's default remote. No remote at all: one line and exit code 2.
+.PHONY: push pull replay-check
+push: setup
+	$(BIN)/python -m emopillars.remote push
+
+pull: setup
+	$(BIN)/python -m emopillars.remote pull
+
+# Clone HEAD, run the profile, push to a folder remote, pull into a fresh clone: `dvc repro` runs nothing, the
+# reports are byte-identical, and the generation stages forced again replay from the pulled caches (no model
+# loaded) to byte-identical data. PROFILE defaults to smoke here; CI runs PROFILE=rehearsal.
+REPLAY_PROFILE := $(if $(filter file,$(origin PROFILE)),smoke,$(PROFILE))
+replay-check: setup
+	$(BIN)/python scripts/replay_check.py --profile $(REPLAY_PROFILE) $(if $(REPLAY_OUT),--out $(REPLAY_OUT))
 
 # CUDA check for a GPU machine with torch and transformers only (no weights, no vLLM, a few MiB of files).
 gpu-check:

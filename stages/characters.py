@@ -22,7 +22,7 @@ def main(argv=None) -> int:
     nameless = len(all_passages) - len(passages)
     step = CharactersStep(params.characters, args.prompts, seed=params.seed)
     started = time.time()
-    with stagekit.engine_session(params, args.model_dir, args.generation_stats) as engine:
+    with stagekit.engine_session(params, args.model_dir, args.generation_stats, args.cache) as engine:
         run = run_step(engine, step, passages, desc="characters", validation_retries=params.characters.retries)
     with_chars = len({r["plot_id"] for r in run.records})
     reasons = stagekit.counter_dict(run.reject_reasons)

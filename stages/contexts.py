@@ -42,7 +42,7 @@ def main(argv=None) -> int:
     step = ContextsStep(cp, args.prompts, seed=params.seed)
     started = time.time()
     relabel_run = None
-    with stagekit.engine_session(params, args.model_dir, args.generation_stats) as engine:
+    with stagekit.engine_session(params, args.model_dir, args.generation_stats, args.cache) as engine:
         run = run_step(engine, step, rows, desc="contexts", validation_retries=cp.retries)
         records, rejects = run.records, list(run.rejects)
         if cp.relabel and records:

@@ -32,7 +32,7 @@ def main(argv=None) -> int:
     mapper = TaxonomyMapper(MeanPoolEncoder(args.embedder), params.labels.similarity_threshold)
     step = LabelsStep(params.labels, mapper, args.prompts, seed=params.seed)
     started = time.time()
-    with stagekit.engine_session(params, args.model_dir, args.generation_stats) as engine:
+    with stagekit.engine_session(params, args.model_dir, args.generation_stats, args.cache) as engine:
         run = run_step(engine, step, rows, desc="labels", validation_retries=params.labels.retries)
     for r in run.records:
         r.pop("passage_characters", None)

@@ -20,6 +20,7 @@ from emopillars.contracts.evaluation import SKIP_FILE, SkippedBenchmarks, SkipRe
 from emopillars.errors import require_writable, run_main
 from emopillars.eval.llm_baseline import benchmark_requests, evaluate_answers, baseline_sample
 from emopillars.io import write_jsonl
+from emopillars.synth.stagekit import add_cache_argument
 
 
 def main(argv=None) -> int:
@@ -30,11 +31,13 @@ def main(argv=None) -> int:
     p.add_argument("--metrics-dir", required=True, help="outputs/metrics/llm_baseline")
     p.add_argument("--predictions-dir", required=True)
     p.add_argument("--stats", required=True, help="engine statistics JSON")
+    add_cache_argument(p)
     args = p.parse_args(argv)
     require_writable(args.metrics_dir, args.predictions_dir, args.stats)
     params = load_params(args.params)
     ep, tp = params.evaluate, params.transfer
-    require_writable(params.llm.cache_path)
+    cache = args.cache or params.llm.cache_path
+    require_writable(cache, what="generation cache")
     from emopillars.llm.engine import Engine
 
     started = time.time()
@@ -56,7 +59,7 @@ def main(argv=None) -> int:
         return 0
     generator = params.models.generator
     system = f"generator ({generator.hf_id or generator.package})"
-    with Engine.from_params(params.llm, model_dir=args.model_dir, stats_path=args.stats) as engine:
+    with Engine.from_params(params.llm, model_dir=args.model_dir, stats_path=args.stats, cache_path=cache) as engine:
         results = engine.generate(requests, desc="llm_baseline")
     for bench, (test, test_set, start) in plan.items():
         record, rows = evaluate_answers(bench, test, results[start:start + len(test)], ep, system, test_set)

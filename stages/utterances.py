@@ -30,7 +30,7 @@ def main(argv=None) -> int:
         vocabulary = load_vocabulary(args.embedder)
     step = UtterancesStep(params.utterances, args.prompts, seed=params.seed, vocabulary=vocabulary)
     started = time.time()
-    with stagekit.engine_session(params, args.model_dir, args.generation_stats) as engine:
+    with stagekit.engine_session(params, args.model_dir, args.generation_stats, args.cache) as engine:
         run = run_step(engine, step, rows, desc="utterances", validation_retries=params.utterances.retries)
     # near duplicates go before labelling, by the test curation applies (params curate.*)
     drop_repeated_lines(run, step, near_threshold=params.curate.near_dup_threshold, num_perm=params.curate.num_perm,

@@ -132,10 +132,12 @@ class Engine:
         revision: Optional[str] = None,
         stats_path: str | Path | None = None,
         progress: bool = True,
+        cache_path: str | Path | None = None,
     ) -> "Engine":
         """An engine configured by ``params.llm``.
 
-        ``model_id``/``revision`` default to the identity recorded in the model
+        ``cache_path`` (a pipeline stage's own cache, ``outputs/cache/<stage>.sqlite``) replaces
+        ``llm.cache_path`` when given. ``model_id``/``revision`` default to the identity recorded in the model
         folder's PROVENANCE.json (for the ``openai`` backend ``model_id`` is also
         the served model name). The model is loaded lazily, at the first request
         that is not cached.
@@ -159,7 +161,7 @@ class Engine:
                 model_id = str(model_dir)
         return cls(
             lambda: make_backend(name, model_dir, llm_params, served_model=served),
-            llm_params.cache_path,
+            cache_path if cache_path is not None else llm_params.cache_path,
             max_retries=llm_params.max_retries,
             batch_size=llm_params.batch_size,
             backend_name=name,

@@ -30,15 +30,25 @@ def parser(description: str, inputs: list[str], generation: bool = True) -> argp
         p.add_argument("--model-dir", default="models/generator")
         p.add_argument("--generation-stats", required=True, help="engine statistics (JSON)")
         p.add_argument("--prompts", default="prompts", help="folder of the *.j2 prompt templates")
+        add_cache_argument(p)
     return p
 
 
+def add_cache_argument(p: argparse.ArgumentParser) -> None:
+    """``--cache``: the stage's own generation cache (declared a DVC output of that stage), in place of
+    ``llm.cache_path``, so that no two stages write one file and ``dvc push`` carries each stage's answers."""
+    p.add_argument("--cache", default=None,
+                   help="this stage's generation cache (SQLite; default: params llm.cache_path)")
+
+
 @contextmanager
-def engine_session(params: Params, model_dir: str, stats_path: str) -> Iterator[object]:
+def engine_session(params: Params, model_dir: str, stats_path: str, cache_path: str | None = None) -> Iterator[object]:
+    """The stage's engine: answers come from (and go to) ``cache_path``, else ``llm.cache_path``."""
     from emopillars.llm.engine import Engine
 
-    require_writable(params.llm.cache_path, what="generation cache")
-    with Engine.from_params(params.llm, model_dir=model_dir, stats_path=stats_path) as engine:
+    cache = cache_path or params.llm.cache_path
+    require_writable(cache, what="generation cache")
+    with Engine.from_params(params.llm, model_dir=model_dir, stats_path=stats_path, cache_path=cache) as engine:
         yield engine
 
 

@@ -22,7 +22,7 @@ from emopillars.train.data import Encoded, synthetic_examples
 from emopillars.train.distributed import is_main_process
 from emopillars.train.export import model_card, save_classifier
 from emopillars.train.modeling import build_classifier
-from emopillars.train.trainer import TrainConfig, predict_probs, train_classifier
+from emopillars.train.trainer import TrainConfig, predict_probs, set_seed, train_classifier
 
 INPUT_FORMATS = {
     "contextless": {"text": "utterance", "text_pair": None},
@@ -74,6 +74,7 @@ def train_emopillars(variant: Literal["contextless", "contextual"], data_dir: st
     labels = list(EMOTIONS)
     origin = "released" if getattr(train_params, "source", "synthetic") == "released" else "synthetic"
     tokenizer = AutoTokenizer.from_pretrained(str(encoder_dir))
+    set_seed(train_params.seed)  # the new head's initial weights are drawn here: the same on every run
     model = build_classifier(encoder_dir, labels, train_params.pooling, multi_label=True)
     cfg = TrainConfig.from_params(train_params, progress=progress)
     result = train_classifier(model, tokenizer, train, splits["dev"], cfg)

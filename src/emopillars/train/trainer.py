@@ -94,6 +94,15 @@ def set_seed(seed: int) -> None:
         torch.cuda.manual_seed_all(seed)
 
 
+def deterministic_kernels(device: torch.device) -> None:
+    """On the CPU, PyTorch's deterministic kernels only: two runs with one seed give the same weights, bit for bit.
+
+    On CUDA the default kernels stay (several deterministic ones are much slower, some need a cuBLAS workspace
+    setting); a GPU run is reproducible to rounding, not to the bit.
+    """
+    torch.use_deterministic_algorithms(device.type == "cpu")  # a later CUDA run in this process: back to the default
+
+
 def autocast_context(device: torch.device, mixed_precision: str):
     """bf16/fp16 autocast on CUDA; bf16 autocast on CPU (fp16 has no fast CPU kernels: fp32 there).
 
@@ -311,6 +320,7 @@ def train_classifier(model, tokenizer, train: Sequence[Example], dev: Sequence[E
     world, rank, is_main = accelerator.num_processes, accelerator.process_index, accelerator.is_main_process
     set_seed(cfg.seed)
     device = accelerator.device
+    deterministic_kernels(device)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     elif world > 1 and device.type == "cpu":

@@ -29,7 +29,7 @@ from emopillars.eval.evaluate import (decide, evaluate_scores, evaluation_record
 from emopillars.taxonomy import EMOTIONS
 from emopillars.train.data import Encoded, record_examples
 from emopillars.train.modeling import build_classifier, load_classifier, replace_head
-from emopillars.train.trainer import TrainConfig, predict_probs, train_classifier
+from emopillars.train.trainer import TrainConfig, predict_probs, set_seed, train_classifier
 
 ZERO_SHOT_PROTOCOL = ("zero-shot: the Emo Pillars model's 28 scores projected to the benchmark's labels (max over "
                       "each label's mapped classes, emopillars.data.label_maps); no benchmark training; test set as "
@@ -180,6 +180,7 @@ def run_benchmark(benchmark: str, splits, inits: dict[str, Optional[Path]], enco
         pool_ex, dev_ex, test_enc = examples(cell.keep_head)
         n = sizes[cell.fraction]
         epochs = run_epochs(n, tp)
+        set_seed(cell.seed)  # the fresh head's weights are drawn from the run's seed
         model = init_model(cell.init, inits[cell.init], encoder_dir, head, pooling, keep_head=cell.keep_head)
         cfg = TrainConfig.from_params(tp, epochs=epochs, seed=cell.seed, progress=progress,
                                       prior_bias_init=not cell.keep_head)
