@@ -217,3 +217,22 @@ def test_a_registered_benchmark_runs_through_transfer_zero_shot_and_the_tables(t
         "Base encoder": runs[0][0].primary.value, "Emo Pillars (contextual)": runs[1][0].primary.value}
     assert zeroshot.columns[0].header == "ToyBench macro-F1"
     assert zeroshot.rows[0].cells[0].value == zs.primary.value
+
+
+def test_a_transfer_run_repeated_on_the_cpu_gives_the_same_record(tiny_setup, encoder_dir):
+    """Seeded, deterministic CPU kernels: the fresh head, the batches and the scores come out the same."""
+    from emopillars.config import load_params
+    from emopillars.train.transfer import run_benchmark
+
+    _, params_path, models, mirror = tiny_setup
+    params = load_params(params_path)
+    splits, _ = benchmarks.read_splits("isear", params, mirror)
+
+    def once():
+        (record, rows), = run_benchmark("isear", splits, {"base": None}, encoder_dir, params.transfer,
+                                        params.evaluate, progress=False, log=lambda *_: None)
+        data = record.model_dump(mode="json")
+        data.pop("train_seconds")
+        return data, rows
+
+    assert once() == once()
