@@ -30,6 +30,7 @@ help:
 	@echo "make replay-check  run a profile, push, pull into a fresh clone, check it replays exactly (PROFILE, default smoke; CI: rehearsal)"
 	@echo "make gpu-check  CUDA check: tiny RoBERTa trained under bf16/fp16 autocast, exported, reloaded (needs a GPU)"
 	@echo "make bench      run the benchmarks; results in bench/results/"
+	@echo "make goemotions-model  the base encoder fine-tuned on all of GoEmotions (full profile, about 80 min on 2 cores)"
 	@echo "make figures    rebuild tables and figures from existing outputs"
 	@echo "make report-fixtures  copy this workspace's outputs into tests/fixtures/results (report tests)"
 	@echo "make paper      build paper/ into a PDF"
