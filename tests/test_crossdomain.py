@@ -155,3 +155,16 @@ def test_a_model_of_another_benchmark_is_refused_naming_its_folder(setup, tmp_pa
     _, _, folders, _ = setup
     with pytest.raises(ValueError, match="not meld's"):
         model_scores(folders["isear"] / "base", "meld", _test_set(setup, "isear")[:2], 32, False)
+
+
+def test_a_28_way_transfer_head_is_read_on_its_benchmark_through_the_label_mapping(setup):
+    """transfer.head: taxonomy28 exports 28-way models for every benchmark (the paper and rehearsal profiles)."""
+    from emopillars.data.label_maps import project_scores
+    from emopillars.eval.crossdomain import model_scores
+
+    _, _, folders, _ = setup
+    records = _test_set(setup, "isear")[:4]
+    own = model_scores(folders["goemotions"] / "base", "goemotions", records, 32, False)
+    read = model_scores(folders["goemotions"] / "base", "isear", records, 32, False)
+    assert own.shape == (4, 28) and read.shape == (4, 7)
+    assert np.allclose(read, project_scores(own, "isear"))

@@ -21,8 +21,9 @@ import numpy as np
 
 from emopillars import benchmarks
 from emopillars.contracts.evaluation import CrossDomainRecord
-from emopillars.data.label_maps import gold_groups, group_scores, shared_groups
+from emopillars.data.label_maps import gold_groups, group_scores, project_scores, shared_groups
 from emopillars.eval.evaluate import evaluate_scores, evaluation_fields
+from emopillars.taxonomy import EMOTIONS
 
 PRIMARY_METRIC = "macro_f1"
 
@@ -90,7 +91,9 @@ def model_scores(model_dir: Path, source: str, records, max_length: int, use_con
                  mixed_precision: str = "no") -> np.ndarray:
     """An exported model's scores over its labels (sigmoid or softmax) for ``records``.
 
-    The folder must be a model of ``source``: its labels (``id2label``) are the benchmark's, in order.
+    The folder must be a model of ``source``: its labels (``id2label``) are the benchmark's, in order, or the
+    28 classes (a ``taxonomy28`` transfer head), whose scores are then read as the benchmark's labels through
+    the label mapping (max over each label's classes).
     ``mixed_precision`` is the transfer stage's (its in-domain test scores are computed the same way).
     """
     from transformers import AutoTokenizer
@@ -101,10 +104,14 @@ def model_scores(model_dir: Path, source: str, records, max_length: int, use_con
 
     labels = list(benchmarks.get(source).labels)
     model = load_classifier(model_dir)
-    if model.labels != labels:
+    taxonomy_head = model.labels == list(EMOTIONS)
+    if model.labels != labels and not taxonomy_head:
         raise ValueError(f"{model_dir}: its labels ({', '.join(model.labels)}) are not {source}'s "
-                         f"({', '.join(labels)}); expected a model that the transfer stage exported for {source}")
+                         f"({', '.join(labels)}) nor the 28 classes; expected a model that the transfer stage "
+                         f"exported for {source}")
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
     # Targets are not the model's labels: the examples carry no target vector worth having.
-    examples = record_examples(records, labels, label_of=lambda _: [], use_context=use_context)
-    return predict_probs(model, Encoded(tokenizer, examples, max_length), mixed_precision=mixed_precision)
+    examples = record_examples(records, model.labels, label_of=lambda _: [], use_context=use_context)
+    probs = predict_probs(model, Encoded(tokenizer, examples, max_length), mixed_precision=mixed_precision)
+    # A 28-way head (transfer.head: taxonomy28) is read on its benchmark as the transfer stage reads it.
+    return project_scores(probs, source) if taxonomy_head and source != "goemotions" else probs
