@@ -24,15 +24,9 @@ from emopillars.contracts.evaluation import SKIP_FILE, SkippedBenchmarks, SkipRe
 from emopillars.data.label_maps import shared_groups
 from emopillars.errors import require_writable, run_main
 from emopillars.eval.crossdomain import model_scores, score_crossdomain, uses_context
-from emopillars.eval.evaluate import seeded_subset
+from emopillars.eval.evaluate import transfer_test_set
 from emopillars.io import atomic_path, read_json
-from emopillars.train.transfer import system_name
-
-
-def test_set_text(n: int, total: int, cap, seed: int) -> str:
-    if cap is None or cap >= total:
-        return f"the full test split ({total} examples)"
-    return f"a seeded sample of {n} of the {total} test examples (transfer.max_eval_examples, seed {seed})"
+from emopillars.train.transfer import base_first, system_name
 
 
 def main(argv=None) -> int:
@@ -66,7 +60,7 @@ def main(argv=None) -> int:
                                   reason=f"no {source} models (transfer@{source} skipped it): {index['skipped']}"))
         print(f"crossdomain {source}: skipped: {index['skipped']}")
     else:
-        inits = sorted(tp.inits, key=lambda i: i != "base")  # the base first: the others are tested against it
+        inits = base_first(tp.inits)  # the others are tested against the base
         missing = [i for i in inits if not (models_dir / i / "config.json").is_file()]
         if missing:
             print(f"crossdomain: error: {models_dir / missing[0]}: no exported model (config.json) of init "
@@ -83,8 +77,7 @@ def main(argv=None) -> int:
                 print(f"crossdomain {source} -> {target}: skipped: {reason}")
                 skipped.append(SkipRecord(kind="crossdomain", benchmark=target, reason=reason))
                 continue
-            test = seeded_subset(splits["test"], tp.max_eval_examples, tp.seed)
-            test_set = test_set_text(len(test), len(splits["test"]), tp.max_eval_examples, tp.seed)
+            test, test_set = transfer_test_set(splits["test"], tp.max_eval_examples, tp.seed)
             base_pred = None
             for init in inits:
                 model_dir = models_dir / init

@@ -95,7 +95,7 @@ def test_a_model_that_always_answers_joy_scores_what_its_answer_earns_on_each_ta
         rec = CrossDomainRecord.read(out / f"base__to__{target}.json")
         assert (rec.source, rec.target, rec.init, rec.system) == ("isear", target, "base", "base encoder")
         assert rec.shared_groups == five and rec.primary_metric == "macro_f1"
-        assert rec.n_test + rec.n_excluded == CAP and "seeded sample of 150" in rec.protocol
+        assert rec.n_test + rec.n_excluded == CAP and "the transfer test sample (150 of the" in rec.protocol
         # joy is always the answer: precision = the share of joy gold among the scored examples, recall 1
         groups = ekman_groups(target)
         gold = [{groups[l] for l in r.labels if l in groups} & set(five) for r in _test_set(setup, target)]

@@ -28,6 +28,15 @@ def seeded_subset(items: list, n: Optional[int], seed: int) -> list:
     return [items[i] for i in sorted(rng.permutation(len(items))[:n])]
 
 
+def transfer_test_set(test_split: list, max_eval_examples: Optional[int], seed: int) -> tuple[list, str]:
+    """The transfer protocol's test set (the full split, or a seeded sample of ``max_eval_examples``), and which it
+    is in words, for the records that score on it."""
+    chosen = seeded_subset(test_split, max_eval_examples, seed)
+    if len(chosen) == len(test_split):
+        return chosen, f"the full test split ({len(test_split)} examples)"
+    return chosen, f"the transfer test sample ({len(chosen)} of the {len(test_split)} test examples, seed {seed})"
+
+
 def gold_labels(records, labels: Sequence[str], multi_label: bool) -> np.ndarray:
     """Gold labels of ``records`` over ``labels``: an indicator matrix (multi-label) or class ids."""
     index = {l: i for i, l in enumerate(labels)}

@@ -19,7 +19,8 @@ from pydantic import BaseModel, Field, create_model
 
 from emopillars import benchmarks
 from emopillars.contracts.evaluation import EvaluationRecord, RunIdentity
-from emopillars.eval.evaluate import evaluate_scores, evaluation_record, gold_labels, prediction_rows, seeded_subset
+from emopillars.eval.evaluate import (evaluate_scores, evaluation_record, gold_labels, prediction_rows, seeded_subset,
+                                      transfer_test_set)
 from emopillars.llm.types import GenerationRequest, SamplingParams
 from emopillars.synth.prompts import load_template
 
@@ -77,9 +78,7 @@ def baseline_sample(test_split: list, max_eval_examples: Optional[int], n: Optio
     The transfer test set (the full split, or a seeded sample of ``max_eval_examples``), then a seeded
     sample of ``n`` of it (all of it when ``n`` is None), both drawn with ``seed``.
     """
-    transfer = seeded_subset(test_split, max_eval_examples, seed)
-    whole = (f"the full test split ({len(test_split)} examples)" if len(transfer) == len(test_split) else
-             f"the transfer test sample ({len(transfer)} of the {len(test_split)} test examples, seed {seed})")
+    transfer, whole = transfer_test_set(test_split, max_eval_examples, seed)
     chosen = seeded_subset(transfer, n, seed)
     if len(chosen) == len(transfer):
         return chosen, whole

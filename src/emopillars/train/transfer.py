@@ -118,10 +118,15 @@ class Cell:
     keep_head: bool = False
 
 
+def base_first(inits: Sequence[str]) -> list[str]:
+    """``inits`` with the base encoder first: the others get their paired test against its run."""
+    return sorted(inits, key=lambda n: n != "base")
+
+
 def planned_runs(benchmark: str, inits: Sequence[str], tp) -> list[Cell]:
     """Every run of ``benchmark`` in order: by fraction, then seed; the base encoder first in each, so the
     others get their paired test against it at the same fraction and seed."""
-    names = sorted(inits, key=lambda n: n != "base")
+    names = base_first(inits)
     out = []
     for fraction in tp.fractions_for(benchmark):
         for seed in tp.training_seeds():
