@@ -85,10 +85,13 @@ pull: setup
 
 # Clone HEAD, run the profile, push to a folder remote, pull into a fresh clone: `dvc repro` runs nothing, the
 # reports are byte-identical, and the generation stages forced again replay from the pulled caches (no model
-# loaded) to byte-identical data. PROFILE defaults to smoke here; CI runs PROFILE=rehearsal.
+# loaded) to byte-identical data. PROFILE defaults to smoke here; CI runs PROFILE=rehearsal FORCE_ALL=1.
+# FORCE_ALL=1 also forces every stage on the pulled clone (data, metrics/ and tables byte-identical);
+# RUN_DIR=path checks a run that already exists there instead of running the profile.
 REPLAY_PROFILE := $(if $(filter file,$(origin PROFILE)),smoke,$(PROFILE))
 replay-check: setup
-	$(BIN)/python scripts/replay_check.py --profile $(REPLAY_PROFILE) $(if $(REPLAY_OUT),--out $(REPLAY_OUT))
+	$(BIN)/python scripts/replay_check.py --profile $(REPLAY_PROFILE) $(if $(REPLAY_OUT),--out $(REPLAY_OUT)) \
+	  $(if $(FORCE_ALL),--force-all) $(if $(RUN_DIR),--run-dir $(RUN_DIR))
 
 # CUDA check for a GPU machine with torch and transformers only (no weights, no vLLM, a few MiB of files).
 gpu-check:

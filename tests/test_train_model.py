@@ -207,6 +207,10 @@ def test_model_card_of_a_loose_rule_carries_the_warning_at_the_top_and_by_the_th
     single = model_card("m", "x/y", "data", "input", ["a", "b"],
                         {"accuracy": {"value": 0.5, "ci_low": 0.4, "ci_high": 0.6}}, {"kind": "argmax"}, {})
     assert "| accuracy | 0.500 [0.400, 0.600] |" in single and "Exact-match" not in single and "Warning" not in single
+    # ... and says that it is single-label: its tag, softmax in the pipeline call, no threshold
+    assert "tags: [emotion, single-label, emopillars]" in single and "multi-label" not in single.split("---")[1]
+    assert 'function_to_apply="softmax"' in single and "global threshold None" not in single
+    assert "tags: [emotion, multi-label, emopillars]" in card and 'function_to_apply="sigmoid"' in card
 
 
 def test_targets_stage_compares_soft_and_hard_targets(tmp_path, encoder_dir, mirror_dir):

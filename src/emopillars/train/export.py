@@ -121,7 +121,7 @@ def model_card(name: str, base_encoder: str, training_data: str, input_desc: str
         "---",
         "library_name: transformers",
         "pipeline_tag: text-classification",
-        "tags: [emotion, multi-label, emopillars]",
+        f"tags: [emotion, {'multi-label' if multi_label else 'single-label'}, emopillars]",
         "---",
         f"# {name}",
         "",
@@ -145,7 +145,8 @@ def model_card(name: str, base_encoder: str, training_data: str, input_desc: str
         "## Use",
         "```python",
         "from transformers import pipeline",
-        f"clf = pipeline(\"text-classification\", model=\"PATH/TO/{name}\", top_k=None, function_to_apply=\"sigmoid\")",
+        f"clf = pipeline(\"text-classification\", model=\"PATH/TO/{name}\", top_k=None, "
+        f"function_to_apply=\"{'sigmoid' if multi_label else 'softmax'}\")",
         "clf(\"I can't believe you did this for me!\")",
         "```",
         "or `emopillars predict --model PATH --text \"...\"`, which applies the thresholds below.",
@@ -153,8 +154,10 @@ def model_card(name: str, base_encoder: str, training_data: str, input_desc: str
         ARCHITECTURE_MARKER,
         "",
         "## Decision thresholds",
-        f"Tuned on the dev split only (rule: `{rule.get('kind')}`, global threshold {rule.get('global')}); "
-        "per-class values in `thresholds.json`." + (f" **Warning:** {warning}." if warning else ""),
+        (f"Tuned on the dev split only (rule: `{rule.get('kind')}`, global threshold {rule.get('global')}); "
+         "per-class values in `thresholds.json`." + (f" **Warning:** {warning}." if warning else "")
+         if multi_label else
+         "None: one label per text, the one with the highest score (rule: `argmax`, softmax over the labels)."),
         "",
         "## Metrics (test split, 95% bootstrap interval)",
         "| metric | value |",
