@@ -16,7 +16,12 @@ Under load (a shared machine) the process gets less than its cores; the rate per
 estimate (an upper bound on speed: two threads rarely scale perfectly).
 
 No GPU here: the GPU time is not measured. What is given for one GPU is the number of optimizer steps the
-runs take (examples / batch size x epochs), the basis on which a measured time per step would give the time.
+runs take (examples / batch size x epochs), the basis on which a measured time per step would give the time,
+and a lower bound from arithmetic alone: training costs about 6 FLOPs per non-embedding parameter per token
+(forward and backward), so the full release's measured tokens per example, times its examples and epochs,
+over a GPU's peak dense bf16 rate at a stated share of that peak (model FLOPs utilisation), bounds the time
+from below. It is a bound, not an estimate of the real time: at 13 tokens per example and batch 32 a step
+is too small to keep a GPU busy, and per-step overhead, which the bound ignores, then dominates.
 """
 
 from __future__ import annotations
@@ -34,6 +39,41 @@ ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = ROOT / "tests" / "fixtures" / "emopillars_release"
 FULL_TRAIN = {"contextless": 300_000, "contextual": 100_000}
 FULL_SOURCE = "the paper's abstract (arXiv 2504.16856): 300K context-less and 100K contextual examples"
+# Peak dense bf16 tensor-core rates, from NVIDIA's datasheets (A100: "NVIDIA A100 Tensor Core GPU" datasheet,
+# 312 TFLOPS BF16 without sparsity; H100 SXM: "NVIDIA H100 Tensor Core GPU" datasheet, 989 TFLOPS BF16 without
+# sparsity, the 1,979 figure being with sparsity).
+GPU_PEAK_BF16 = {"A100": 312e12, "H100 SXM": 989e12}
+# A share of that peak that large-batch transformer training reaches at best; small steps reach far less.
+ASSUMED_MFU = 0.4
+# The paper's encoder: roberta-large's published architecture (24 layers, hidden 1,024, 16 heads, FFN 4,096).
+ROBERTA_LARGE = {"model_type": "roberta", "num_hidden_layers": 24, "hidden_size": 1024, "num_attention_heads": 16,
+                 "intermediate_size": 4096, "vocab_size": 50265, "max_position_embeddings": 514,
+                 "type_vocab_size": 1}
+
+
+def non_embedding_parameters(config: dict) -> int:
+    """Parameters of an encoder built from ``config`` on the meta device (no memory), embeddings left out."""
+    import torch
+    from transformers import AutoConfig, AutoModel
+
+    cfg = AutoConfig.for_model(**config)
+    with torch.device("meta"):
+        model = AutoModel.from_config(cfg)
+    return sum(p.numel() for name, p in model.named_parameters() if "embeddings" not in name)
+
+
+def gpu_lower_bounds(tokens: dict[str, float], epochs: float, encoders: dict[str, int]) -> dict:
+    """Seconds of the full release's training at ``ASSUMED_MFU`` of each GPU's peak: a bound from below."""
+    out = {}
+    for enc, n_params in encoders.items():
+        for gpu, peak in GPU_PEAK_BF16.items():
+            flops = {v: 6 * n_params * tokens[v] * FULL_TRAIN[v] * epochs for v in tokens}
+            out[f"{enc} on one {gpu}"] = {
+                "non_embedding_parameters": n_params,
+                "train_flops": {v: f"{f:.3g}" for v, f in flops.items()},
+                "minutes_at_least": {v: round(f / (peak * ASSUMED_MFU) / 60, 1) for v, f in flops.items()},
+            }
+    return out
 
 
 def sample_release(out: Path, examples: int, eval_examples: int) -> None:
@@ -143,7 +183,19 @@ def main(argv=None) -> int:
         "gpu": {"measured": False,
                 "basis": "not measured (no GPU on this machine); optimizer steps at the profile's batch size and "
                          "epochs, which a measured time per step turns into a time",
-                "optimizer_steps": gpu_steps},
+                "optimizer_steps": gpu_steps,
+                "lower_bound": {
+                    "basis": f"6 FLOPs per non-embedding parameter per token (forward and backward) x the measured "
+                             f"tokens per example (unpadded) x the full release's examples x {params.train.epochs:g} "
+                             f"epochs, over the GPU's peak dense bf16 rate (NVIDIA datasheets) at "
+                             f"{ASSUMED_MFU:.0%} utilisation; per-step overhead is ignored, so the real time is "
+                             "longer, by far at small batches of short inputs",
+                    "peak_bf16_flops": GPU_PEAK_BF16, "assumed_utilisation": ASSUMED_MFU,
+                    "estimates": gpu_lower_bounds(
+                        {v: r["mean_tokens_per_example"] for v, r in results.items()}, params.train.epochs,
+                        {"default encoder": non_embedding_parameters(json.loads((Path(encoder) / "config.json")
+                                                                                .read_text())),
+                         "roberta-large (the paper's encoder)": non_embedding_parameters(ROBERTA_LARGE)})}},
         "torch_threads": torch.get_num_threads(),
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "torch": torch.__version__,
                     "bf16_instructions": sorted({f for f in flags if f in ("avx512_bf16", "amx_bf16")}),

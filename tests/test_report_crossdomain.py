@@ -180,8 +180,8 @@ def test_the_crossdomain_macros_come_from_the_records():
     assert numbers["CrossdomainGoemotionsToIsearContextless"] == "0.450"
     assert numbers["CrossDomainConclusion"] == (
         "An Emo Pillars initialisation scores above the base encoder out of domain on 1 of the 2 source-target "
-        "pairs, 1 of them with non-overlapping 95% intervals, so the claim that the Emo Pillars models adapt across "
-        "domains holds clearly on 1 of the 2 pairs only.")
+        "pairs, 1 of them better by the paired bootstrap test (p < 0.05) and 1 with non-overlapping 95% intervals, "
+        "so the claim that the Emo Pillars models adapt across domains holds on 1 of the 2 pairs only.")
     text = render_numbers(numbers)
     assert re.search(r"\\newcommand\{\\CrossDomainConclusion\}\{An Emo Pillars [^}]*\}", text)
 
@@ -208,6 +208,23 @@ def test_the_crossdomain_macros_come_from_the_records():
 ])
 def test_the_crossdomain_conclusion_follows_the_comparison(ours, expected):
     assert crossdomain_conclusion([(BASE, o) for o in ours]).startswith(expected)
+
+
+def test_the_crossdomain_conclusion_counts_the_paired_test_beside_the_intervals():
+    # the default run's shape: ahead on most pairs, the paired test significant on some, no interval apart,
+    # and one pair where the base encoder is clearly ahead: mixed, not "against the claim"
+    pairs = [(BASE, [s(0.53, 0.48, 0.58)], [0.01]), (BASE, [s(0.52, 0.47, 0.57)], [0.30]),
+             (BASE, [s(0.30, 0.25, 0.35)], [0.99])]
+    assert crossdomain_conclusion(pairs) == (
+        "An Emo Pillars initialisation scores above the base encoder out of domain on 2 of the 3 source-target "
+        "pairs, 1 of them better by the paired bootstrap test (p < 0.05) and none with non-overlapping 95% "
+        "intervals; the base encoder is ahead with non-overlapping intervals on 1 of the 3 pairs, so the evidence "
+        "for the claim that the Emo Pillars models adapt across domains is mixed.")
+    # significant on every pair, none behind: supported; a p-value of a lower score does not count
+    assert crossdomain_conclusion([(BASE, [s(0.53, 0.48, 0.58)], [0.01])] * 2).endswith(
+        "which supports the claim that the Emo Pillars models adapt across domains.")
+    assert "none of them better by the paired bootstrap test" in crossdomain_conclusion(
+        [(BASE, [s(0.51, 0.46, 0.56), s(0.40, 0.35, 0.45)], [0.40, 0.01])])
 
 
 def test_the_dvc_metrics_summary_has_each_pair_and_init(fixture_results):
