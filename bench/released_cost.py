@@ -15,7 +15,9 @@ Under load (a shared machine) the process gets less than its cores; the rate per
 (examples/s over the cores it used on average) is recorded too, and ``2 x`` that is the idle two-core
 estimate (an upper bound on speed: two threads rarely scale perfectly).
 
-No GPU here: the GPU time is not measured. What is given for one GPU is the number of optimizer steps the
+On a machine with a GPU the same command measures it (the train stage's code trains on CUDA when there is one;
+``device`` and ``gpu.measured`` say so; the ``*_cpu`` keys then hold that device's figures). Here there is no
+GPU, and the GPU time is not measured. What is given for one GPU is the number of optimizer steps the
 runs take (examples / batch size x epochs), the basis on which a measured time per step would give the time,
 and a lower bound from arithmetic alone: training costs about 6 FLOPs per non-embedding parameter per token
 (forward and backward), so the full release's measured tokens per example, times its examples and epochs,
@@ -111,6 +113,8 @@ def main(argv=None) -> int:
     from emopillars.train.emopillars import train_emopillars
     from emopillars.train.encoder import resolve_encoder
 
+    on_gpu = torch.cuda.is_available()
+    device = f"cuda ({torch.cuda.get_device_name(0)})" if on_gpu else "cpu"
     params = defaults("released")
     tp = params.train.replace(epochs=1, max_evals=1, evals_per_epoch=1, max_train_examples=None,
                               released_dir=str(FIXTURE), num_processes=1,
@@ -180,9 +184,12 @@ def main(argv=None) -> int:
                                                                 for r in results.values()), 1),
         "idle_two_core_minutes_released_profile_both_variants": round(
             sum(r["idle_two_core_minutes_released_profile_run"] for r in results.values()), 1),
-        "gpu": {"measured": False,
-                "basis": "not measured (no GPU on this machine); optimizer steps at the profile's batch size and "
-                         "epochs, which a measured time per step turns into a time",
+        "device": device,
+        "gpu": {"measured": on_gpu,
+                "basis": ("measured: the rates above are this GPU's (train_emopillars trains on CUDA when there is "
+                          "one), and the hours above are one GPU's" if on_gpu else
+                          "not measured (no GPU on this machine); optimizer steps at the profile's batch size and "
+                          "epochs, which a measured time per step turns into a time"),
                 "optimizer_steps": gpu_steps,
                 "lower_bound": {
                     "basis": f"6 FLOPs per non-embedding parameter per token (forward and backward) x the measured "

@@ -405,3 +405,15 @@ def test_p_value_below_the_bootstrap_resolution_is_written_as_a_bound():
 
     assert _p_relation(0.0, 1000) == "< 0.001" and _p_relation(0.0, 200) == "< 0.005"
     assert _p_relation(0.0234, 1000) == "= 0.023" and _p_relation(None, 1000) == "--"
+
+
+def test_the_readme_quotes_the_committed_main_table_as_the_tables_stage_wrote_it():
+    # the README's "Current results" must not drift from the run that is committed beside it
+    root = Path(__file__).resolve().parents[1]
+    table = [line for line in (root / "reports" / "tables" / "main.md").read_text().splitlines()
+             if line.startswith("|")]
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Current results", 1)[1].split("\n## ", 1)[0]
+    quoted = [line for line in section.splitlines() if line.startswith("|")]
+    assert table and quoted == table, ("README's 'Current results' table differs from reports/tables/main.md: "
+                                       "paste the table's rows from that file")
