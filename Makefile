@@ -199,7 +199,7 @@ bench-predict: setup
 	$(BIN)/python bench/predict_speed.py --model models/transfer/goemotions/base --out bench/results/predict_speed.json
 
 # Each transfer default undone in turn (epochs, head learning rate, prior biases, threshold rule), judged on the
-# in-domain test split and on the other benchmarks' test splits together (ISEAR 10%, MELD 1%; ~20 min on 2 cores).
+X
 .PHONY: bench-recipe
 bench-recipe: setup
 	$(BIN)/python bench/recipe_check.py --out bench/results/recipe_check.json

@@ -1,6 +1,6 @@
 """Transfer recipe choices judged in domain and out of domain together (this CPU, the real benchmarks).
 
-    python bench/recipe_check.py --out bench/results/recipe_check.json [--cells isear:0.1 meld:0.01]
+    python bench/recipe_check.py --out bench/results/recipe_check.json [--cells goemotions:0.01 isear:0.1 meld:0.01]
 
 The transfer defaults (a third epoch, the head at 10x the learning rate, the head's biases started at the
 log-odds of each label's training prior, one global threshold for multi-label benchmarks) were found on
@@ -104,7 +104,8 @@ def main(argv=None) -> int:
     ap.add_argument("--profile", default="default", help="params of this profile (its recipe, seed, benchmarks)")
     ap.add_argument("--raw-dir", default=os.environ.get("EMOPILLARS_DATA_MIRROR", "data/raw"))
     ap.add_argument("--encoder", default="models/encoder")
-    ap.add_argument("--cells", nargs="+", default=["isear:0.1", "meld:0.01"], help="benchmark:fraction ...")
+    ap.add_argument("--cells", nargs="+", default=["goemotions:0.01", "isear:0.1", "meld:0.01"],
+                    help="benchmark:fraction ...")
     ap.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     args = ap.parse_args(argv)
 
