@@ -3,8 +3,8 @@
     python bench/recipe_check.py --out bench/results/recipe_check.json [--cells goemotions:0.01 isear:0.1 meld:0.01]
 
 The transfer defaults (a third epoch, the head at 10x the learning rate, the head's biases started at the
-log-odds of each label's training prior, one global threshold for multi-label benchmarks) were found on
-GoEmotions. A recipe tuned on one benchmark can lose on the others, so each choice is undone one at a time
+log-odds of each label's training prior, and on multi-label benchmarks one threshold per class tuned on dev)
+are each judged here. A recipe tuned on one benchmark can lose on the others, so each choice is undone one at a time
 and judged on every cell of ``--cells`` (``benchmark:fraction``): the base encoder fine-tuned by the transfer
 stage's own code (``run_benchmark``, full dev and test splits, the profile's seed), its in-domain test score,
 and the exported model scored by the cross-domain stage's code on every other benchmark's full test split, in
@@ -24,13 +24,15 @@ import tempfile
 import time
 from pathlib import Path
 
-# name -> (what it undoes, transfer params changed, evaluate params changed, prior-initialised biases)
+# name -> (what it undoes, the transfer params it changes (from the defaults), prior-initialised biases)
 VARIANTS = {
-    "defaults": ("the transfer defaults", {}, {}, True),
-    "2 epochs": ("no third epoch", {"epochs": 2.0}, {}, True),
-    "head lr 1x": ("the head at the encoder's learning rate", {"head_lr_multiplier": 1.0}, {}, True),
-    "zero biases": ("the head's biases started at zero, not at the label priors", {}, {}, False),
-    "per-class thresholds": ("one threshold per class, tuned on dev", {}, {"threshold_mode": "per_class"}, True),
+    "defaults": ("the transfer defaults", lambda tp: {}, True),
+    "2 epochs": ("no third epoch", lambda tp: {"epochs": 2.0}, True),
+    "head lr 1x": ("the head at the encoder's learning rate", lambda tp: {"head_lr_multiplier": 1.0}, True),
+    "zero biases": ("the head's biases started at zero, not at the label priors", lambda tp: {}, False),
+    "other threshold rule": ("the other threshold rule (global <-> per class), tuned on dev",
+                             lambda tp: {"threshold_mode": "global" if tp.threshold_mode == "per_class"
+                                         else "per_class"}, True),
 }
 
 
@@ -51,10 +53,10 @@ def run_cell(source: str, fraction: float, variant: str, params, raw_dir: str, e
     from emopillars.eval.evaluate import transfer_test_set
     from emopillars.train import transfer as transfer_mod
 
-    _, t_changes, e_changes, prior = VARIANTS[variant]
+    _, changes, prior = VARIANTS[variant]
     tp = params.transfer.replace(inits=["base"], fractions_by_benchmark={source: [fraction]}, n_seeds=1,
-                                 keep_emopillars_head=False, num_processes=1, **t_changes)
-    ep = params.evaluate.replace(**e_changes)
+                                 keep_emopillars_head=False, num_processes=1, **changes(params.transfer))
+    ep = params.evaluate
     splits, reason = benchmarks.read_splits(source, params, raw_dir)
     if splits is None:
         raise SystemExit(f"recipe_check: {source}: {reason}")
@@ -79,6 +81,8 @@ def run_cell(source: str, fraction: float, variant: str, params, raw_dir: str, e
     train_s = time.perf_counter() - started
     pm = record.primary
     row = {"source": source, "fraction": fraction, "variant": variant, "undoes": VARIANTS[variant][0],
+           "recipe": {"epochs": tp.epochs, "head_lr_multiplier": tp.head_lr_multiplier, "prior_bias_init": prior,
+                      "threshold_mode": tp.threshold_mode},
            "n_train": record.n_train, "seconds": round(train_s, 1),
            "in_domain": {"metric": record.primary_metric, "value": pm.value, "ci": [pm.ci_low, pm.ci_high]},
            "out_of_domain": {}}
@@ -128,7 +132,7 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         for source, fraction in cells:
             for variant in args.variants:
-                if variant == "per-class thresholds" and not benchmarks.get(source).multi_label:
+                if variant == "other threshold rule" and not benchmarks.get(source).multi_label:
                     continue  # single-label: the arg-max, no threshold to tune
                 rows.append(run_cell(source, fraction, variant, params, args.raw_dir, encoder, Path(tmp)))
                 print(json.dumps(rows[-1]), flush=True)

@@ -297,6 +297,9 @@ class TransferParams(Section):
     warmup_ratio: float = Field(ge=0, le=1)
     label_smoothing: float = Field(ge=0, lt=1)
     class_weighting: Literal["none", "sqrt_inverse"]
+    threshold_mode: Literal["global", "per_class"] = Field(
+        description="decision rule of a multi-label benchmark, tuned on its dev split: one global threshold or "
+                    "one per class (evaluate.threshold_mode is the Emo Pillars models' rule, on synthetic dev)")
     evals_per_epoch: int = Field(ge=1)
     max_evals: int = Field(ge=1, description="dev evaluations per run at most (small fractions run many short "
                                              "epochs; each evaluation scores the whole dev set)")

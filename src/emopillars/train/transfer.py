@@ -192,7 +192,7 @@ def run_benchmark(benchmark: str, splits, inits: dict[str, Optional[Path]], enco
         result = train_classifier(model, tokenizer, pool_ex[:n], dev_ex, cfg, select_metric="macro_f1")
         dev_scores = head.to_bench_scores(result.best_dev_probs)
         test_scores = head.to_bench_scores(predict_probs(model, test_enc, mixed_precision=tp.mixed_precision))
-        rule = decide(dev_scores, dev_gold if head.multi_label else None, head.multi_label, ep.threshold_mode)
+        rule = decide(dev_scores, dev_gold if head.multi_label else None, head.multi_label, tp.threshold_mode)
         key = (cell.fraction, cell.seed)
         rec = evaluate_scores(test_scores, test_gold, head.bench_labels, head.multi_label, rule,
                               bench.primary_metric, ep.bootstrap_samples, ep.confidence, ep.seed,
