@@ -17,6 +17,7 @@ intervals, and the change against the defaults on the same cell. The table in th
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
@@ -46,8 +47,8 @@ class _NoPriorBias:
         return self.real.from_params(section, **{**run, "prior_bias_init": False})
 
 
-def run_cell(source: str, fraction: float, variant: str, params, raw_dir: str, encoder: Path, work: Path) -> dict:
-    from emopillars import benchmarks
+def run_cell(source: str, fraction: float, variant: str, params, read_splits, encoder: Path, work: Path) -> dict:
+    """One variant on one cell; ``read_splits(benchmark)`` gives ``(splits, reason)`` (read once per benchmark)."""
     from emopillars.data.label_maps import shared_groups
     from emopillars.eval.crossdomain import model_scores, score_crossdomain, uses_context
     from emopillars.eval.evaluate import transfer_test_set
@@ -57,7 +58,7 @@ def run_cell(source: str, fraction: float, variant: str, params, raw_dir: str, e
     tp = params.transfer.replace(inits=["base"], fractions_by_benchmark={source: [fraction]}, n_seeds=1,
                                  keep_emopillars_head=False, num_processes=1, **changes(params.transfer))
     ep = params.evaluate
-    splits, reason = benchmarks.read_splits(source, params, raw_dir)
+    splits, reason = read_splits(source)
     if splits is None:
         raise SystemExit(f"recipe_check: {source}: {reason}")
     out_dir = work / f"{source}-{variant.replace(' ', '_')}"
@@ -87,7 +88,7 @@ def run_cell(source: str, fraction: float, variant: str, params, raw_dir: str, e
            "in_domain": {"metric": record.primary_metric, "value": pm.value, "ci": [pm.ci_low, pm.ci_high]},
            "out_of_domain": {}}
     for target in [b for b in tp.benchmarks if b != source and shared_groups(source, b)]:
-        t_splits, reason = benchmarks.read_splits(target, params, raw_dir)
+        t_splits, reason = read_splits(target)
         if t_splits is None:
             continue
         test, test_set = transfer_test_set(t_splits["test"], tp.max_eval_examples, tp.seed)
@@ -128,13 +129,14 @@ def main(argv=None) -> int:
                   f"transfer.benchmarks ({', '.join(params.transfer.benchmarks)})", file=sys.stderr)
             return 2
         cells.append((name, float(frac)))
+    read_splits = functools.cache(lambda name: benchmarks.read_splits(name, params, args.raw_dir))
     rows, load_start = [], os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         for source, fraction in cells:
             for variant in args.variants:
                 if variant == "other threshold rule" and not benchmarks.get(source).multi_label:
                     continue  # single-label: the arg-max, no threshold to tune
-                rows.append(run_cell(source, fraction, variant, params, args.raw_dir, encoder, Path(tmp)))
+                rows.append(run_cell(source, fraction, variant, params, read_splits, encoder, Path(tmp)))
                 print(json.dumps(rows[-1]), flush=True)
     by_cell = {(r["source"], r["fraction"]): r for r in rows if r["variant"] == "defaults"}
     for r in rows:

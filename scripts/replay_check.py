@@ -206,7 +206,7 @@ def main(argv=None) -> int:
     failures: list[str] = []
     report: dict = {"profile": args.profile, "work_dir": str(work)}
     try:
-        # 1. the run the remote will hold
+        # 1. the run the remote will hold: an existing one (--run-dir), or the profile run in a clone of --source
         if args.run_dir:
             first = Path(args.run_dir).resolve()
             if not (first / "dvc.lock").is_file() or not (first / ".git").exists():
@@ -215,18 +215,14 @@ def main(argv=None) -> int:
                 raise SystemExit(2)
             report["profile"] = yaml.safe_load((first / "params.yaml").read_text()).get("profile")
             report["run_dir"], report["run_seconds"] = str(first), None
-            env = environment(first, offline=False)
-            if subprocess.run(["git", "status", "--porcelain"], cwd=first, text=True,
-                              capture_output=True).stdout.strip():
-                run(git("add", "-A"), first, env)
-                run(git("commit", "--quiet", "-m", f"{report['profile']} run: params, lock file and reports"),
-                    first, env)
         else:
             run(git("clone", "--quiet", args.source, str(first)), work, os.environ.copy())
-            env = environment(first, offline=False)
+        env = environment(first, offline=False)
+        if not args.run_dir:
             report["run_seconds"], _ = run(dvc("exp", "run", "-S", f"profile={args.profile}"), first, env)
+        if subprocess.run(["git", "status", "--porcelain"], cwd=first, text=True, capture_output=True).stdout.strip():
             run(git("add", "-A"), first, env)
-            run(git("commit", "--quiet", "-m", f"{args.profile} run: params, lock file and reports"), first, env)
+            run(git("commit", "--quiet", "-m", f"{report['profile']} run: params, lock file and reports"), first, env)
         report["commit"] = subprocess.run(["git", "rev-parse", "HEAD"], cwd=first, text=True,
                                           capture_output=True).stdout.strip()
         report["output_bytes"] = output_sizes(first)

@@ -116,7 +116,7 @@ def compute_numbers(results: dict) -> dict[str, str]:
         out[macro_name("crossdomain", rec.source, "to", rec.target, rec.init)] = _fmt(rec.primary.value)
     pairs: dict[tuple[str, str], dict[str, tuple[Score, Optional[float]]]] = {}
     for r in cross:
-        test = r.record.paired_test
+        test = r.paired_test
         pairs.setdefault(r.pair, {})[r.init] = (r.primary, test.p_value if test else None)
     comparable = [(scores["base"][0], [scores[i][0] for i in EMOPILLARS_INITS if i in scores],
                    [scores[i][1] for i in EMOPILLARS_INITS if i in scores])
@@ -220,16 +220,11 @@ def crossdomain_conclusion(pairs: list[tuple], confidence: float = 0.95, alpha: 
         if behind:
             text += f"; the base encoder is ahead with non-overlapping {level} on {_share(behind, n, 'pairs')}"
         return text + f", so this run does not support {claim}."
-    intervals = (f"{clear} of them with non-overlapping {level}" if clear else
-                 f"none of them with non-overlapping {level}")
-    if tested:
-        test = f"better by the paired bootstrap test (p < {alpha:g})"
-        text = (f"An Emo Pillars initialisation scores above the base encoder out of domain on "
-                f"{_share(above, n, 'source-target pairs')}, {paired if paired else 'none'} of them {test} and "
-                + (f"{clear} with non-overlapping {level}" if clear else f"none with non-overlapping {level}"))
-    else:
-        text = (f"An Emo Pillars initialisation scores above the base encoder out of domain on "
-                f"{_share(above, n, 'source-target pairs')}, {intervals}")
+    test = (f"{paired or 'none'} of them better by the paired bootstrap test (p < {alpha:g}) and " if tested
+            else "")
+    text = (f"An Emo Pillars initialisation scores above the base encoder out of domain on "
+            f"{_share(above, n, 'source-target pairs')}, {test}{clear or 'none'}"
+            f"{'' if tested else ' of them'} with non-overlapping {level}")
     if behind:
         text += f"; the base encoder is ahead with non-overlapping intervals on {_share(behind, n, 'pairs')}"
     if evidence and not behind:
